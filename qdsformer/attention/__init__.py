@@ -1,0 +1,23 @@
+"""Attention normalisers behind one interface, and the timm attention layer that uses them.
+
+    norm = create_normalizer("sinkhorn", n_iters=3)
+    P = norm(scores)   # scores (B, H, T, T), scaled by head_dim**-0.5 -> P (B, H, T, T)
+"""
+
+# Importing the backend modules registers them.
+from qdsformer.attention import qr, sinkhorn, softmax  # noqa: F401
+from qdsformer.attention.registry import (
+    Normalizer,
+    create_normalizer,
+    get_normalizer_class,
+    list_normalizers,
+    register_normalizer,
+)
+
+__all__ = [
+    "Normalizer",
+    "create_normalizer",
+    "get_normalizer_class",
+    "list_normalizers",
+    "register_normalizer",
+]

@@ -1,0 +1,5 @@
+"""Optimal transport: the one Sinkhorn kernel and the tools built on it."""
+
+from qdsformer.ot.sinkhorn import SinkhornResult, sinkhorn
+
+__all__ = ["SinkhornResult", "sinkhorn"]
