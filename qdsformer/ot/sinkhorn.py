@@ -1,15 +1,30 @@
-"""The one batched, log-domain Sinkhorn kernel of the package.
+"""The one batched Sinkhorn kernel of the package.
 
 Entropic optimal transport between marginals ``a`` (..., n) and ``b`` (..., m) for a cost
-``C`` (..., n, m):
+``C`` (..., n, m) (Cuturi, NeurIPS 2013):
 
-    P = argmin_{P 1 = a, P^T 1 = b} <P, C> - epsilon * H(P),
-    P_ij = exp((f_i + g_j - C_ij) / epsilon).
+    P = argmin_{P 1 = a, P^T 1 = b} <P, C> + epsilon * KL(P | a b^T),
+    P_ij = exp((f_i + g_j - C_ij) / epsilon),
 
-Iterations alternate a row step (fit ``a``) and a column step (fit ``b``), starting with the
-row step, as in Sinkformer (Sander et al., AISTATS 2022). With an odd iteration count the last
-step is a row step, so the returned plan's rows sum to ``a`` exactly. One iteration on
-``C = -scores`` with ``epsilon = 1`` and uniform marginals is ``softmax(scores) / n``.
+with the dual potentials f, g. Iterations alternate a row step (fit ``a``) and a column step
+(fit ``b``), starting with the row step, as in Sinkformer (Sander et al., AISTATS 2022). With an
+odd iteration count the last step is a row step, so the returned plan's rows sum to ``a``
+exactly; a run stopped by ``tol`` also ends on a row step. One iteration on ``C = -scores`` with
+``epsilon = 1`` and uniform marginals is ``softmax(scores) / n``.
+
+Two update rules, one loop:
+
+- ``"log"``: every half-step is a log-sum-exp over the cost, f_i = eps log a_i - eps LSE_j((g_j -
+  C_ij) / eps). Never overflows, needs no host sync; best for small batched problems (attention).
+- ``"absorb"``: Schmitzer's log-stabilised scaling (SIAM J. Sci. Comput. 2019). The kernel
+  K = exp((f + g - C) / eps) is cached and the half-steps are matrix-vector products
+  u = a / (K v), v = b / (K^T u); whenever a scaling leaves [e^-tau, e^tau] it is absorbed into
+  f, g and K is rebuilt, and a half-step whose scaling under/overflows is redone in the log
+  domain. One exp per absorption instead of per iteration: several times faster for large n.
+
+Options: epsilon scaling (anneal from the cost's spread down to ``epsilon``), and gradients by
+unrolling (``grad="unroll"``) or by the implicit function theorem at the fixed point
+(``grad="implicit"``: iterations run without autograd, memory independent of their number).
 
 Every other OT tool and the ``sinkhorn`` attention backend call this function; there is no
 second copy.
@@ -17,9 +32,13 @@ second copy.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
+
+_METHODS = ("auto", "log", "absorb")
+_GRADS = ("unroll", "implicit")
 
 
 class SinkhornResult(NamedTuple):
@@ -30,8 +49,10 @@ class SinkhornResult(NamedTuple):
         f: row potential, shape (..., n).
         g: column potential, shape (..., m).
         cost: transport cost <P, C>, shape (...).
-        n_iters: number of half-steps (row or column updates) performed.
-        marginal_error: max |P 1 - a| + max |P^T 1 - b| over the batch, a 0-dim tensor.
+        n_iters: number of half-steps (row or column updates) performed, annealing included.
+        marginal_error: max over the batch of sum_i |P 1 - a|_i + sum_j |P^T 1 - b|_j, 0-dim.
+        value: entropic OT value <a, f> + <b, g> (the dual objective at the optimum, which
+            equals <P, C> + epsilon KL(P | a b^T)), shape (...).
     """
 
     plan: torch.Tensor
@@ -40,18 +61,13 @@ class SinkhornResult(NamedTuple):
     cost: torch.Tensor
     n_iters: int
     marginal_error: torch.Tensor
+    value: torch.Tensor
 
 
-def _uniform_log_marginal(cost: torch.Tensor, dim: int) -> torch.Tensor:
-    size = cost.shape[dim]
-    shape = cost.shape[:-2] + (size,)
-    return torch.full(shape, -torch.log(torch.tensor(float(size))).item(), dtype=cost.dtype,
-                      device=cost.device)
-
-
-def _check_inputs(cost: torch.Tensor, a, b, epsilon: float, n_iters, tol) -> None:
-    if cost.dim() < 2:
-        raise ValueError(f"cost must have shape (..., n, m), got shape {tuple(cost.shape)}")
+def _check_inputs(cost: torch.Tensor, a, b, epsilon, n_iters, tol, method, grad, scaling) -> None:
+    if not isinstance(cost, torch.Tensor) or cost.dim() < 2:
+        shape = tuple(cost.shape) if isinstance(cost, torch.Tensor) else type(cost).__name__
+        raise ValueError(f"cost must be a tensor of shape (..., n, m), got {shape}")
     if not torch.is_floating_point(cost):
         raise ValueError(f"cost must be a floating point tensor, got dtype {cost.dtype}")
     if not torch.isfinite(cost).all():
@@ -64,15 +80,243 @@ def _check_inputs(cost: torch.Tensor, a, b, epsilon: float, n_iters, tol) -> Non
         raise ValueError(f"n_iters must be a positive integer, got {n_iters}")
     if tol is not None and not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if grad not in _GRADS:
+        raise ValueError(f"grad must be one of {_GRADS}, got {grad!r}")
+    if scaling is not None and not 0 < scaling < 1:
+        raise ValueError(f"epsilon_scaling must be in (0, 1) or None, got {scaling}")
     for name, w, dim in (("a", a, -2), ("b", b, -1)):
         if w is None:
             continue
+        if not isinstance(w, torch.Tensor) or w.dim() < 1:
+            raise ValueError(f"{name} must be a tensor of shape (..., {cost.shape[dim]})")
         if w.shape[-1] != cost.shape[dim]:
             raise ValueError(
                 f"{name} has {w.shape[-1]} entries but cost has {cost.shape[dim]} along that side"
             )
+        if not torch.isfinite(w).all():
+            raise ValueError(f"{name} contains NaN or infinite weights")
         if (w < 0).any():
             raise ValueError(f"{name} has negative weights; expected non-negative marginals")
+    if a is not None and b is not None:
+        gap = (a.sum(-1) - b.sum(-1)).abs().max()
+        if gap > 1e-5 * a.sum(-1).abs().max().clamp_min(1.0):
+            raise ValueError(
+                f"a and b must have the same total mass (balanced OT), masses differ by {float(gap):.3g}"
+            )
+
+
+def _marginal(w: torch.Tensor | None, cost: torch.Tensor, dim: int) -> torch.Tensor:
+    """Weights broadcast to cost's batch shape: (..., n) for dim -2, (..., m) for dim -1."""
+    shape = cost.shape[:-2] + (cost.shape[dim],)
+    if w is None:
+        return torch.full(shape, 1.0 / cost.shape[dim], dtype=cost.dtype, device=cost.device)
+    try:
+        return w.to(cost.dtype).expand(shape)
+    except RuntimeError as err:
+        raise ValueError(
+            f"weights of shape {tuple(w.shape)} do not broadcast to {tuple(shape)}"
+        ) from err
+
+
+class _LogUpdates:
+    """Half-steps in the log domain; state = potentials f, g (real units)."""
+
+    def __init__(self, cost, log_a, log_b, epsilon, f, g):
+        self.cost, self.log_a, self.log_b = cost, log_a, log_b
+        self.set_epsilon(epsilon, f, g)
+
+    def set_epsilon(self, epsilon, f, g):
+        self.eps = epsilon
+        self.log_k = -self.cost / epsilon  # (..., n, m)
+        self.f, self.g = f / epsilon, g / epsilon  # (..., n), (..., m), units of epsilon
+
+    def row(self):
+        self.f = self.log_a - torch.logsumexp(self.log_k + self.g.unsqueeze(-2), dim=-1)
+
+    def col(self, check: bool):
+        lse = torch.logsumexp(self.log_k + self.f.unsqueeze(-1), dim=-2)  # (..., m)
+        error = None
+        if check:  # column marginal of the current plan, before this step: exp(g + lse)
+            error = (torch.exp(self.g + lse) - self.log_b.exp()).abs().sum(-1).amax()
+        return error, lse
+
+    def apply_col(self, lse):
+        self.g = self.log_b - lse
+
+    def potentials(self):
+        return self.f * self.eps, self.g * self.eps
+
+
+class _AbsorbUpdates:
+    """Log-stabilised scaling: P = K * u v^T with K = exp((f + g - C) / eps) cached."""
+
+    def __init__(self, cost, log_a, log_b, epsilon, f, g):
+        self.cost, self.log_a, self.log_b = cost, log_a, log_b
+        self.a, self.b = log_a.exp(), log_b.exp()
+        self.tau = 20.0 if cost.dtype in (torch.float32, torch.float16, torch.bfloat16) else 50.0
+        self.tiny = torch.finfo(cost.dtype).tiny
+        self.set_epsilon(epsilon, f, g)
+
+    def set_epsilon(self, epsilon, f, g):
+        self.eps = epsilon
+        self.f, self.g = f, g  # (..., n), (..., m), real units
+        self._rebuild()
+
+    def _rebuild(self):
+        exponent = (self.f.unsqueeze(-1) + self.g.unsqueeze(-2) - self.cost) / self.eps
+        self.kernel = torch.exp(exponent)  # (..., n, m)
+        self.u = torch.ones_like(self.f)  # (..., n)
+        self.v = torch.ones_like(self.g)  # (..., m)
+
+    def _absorb(self):
+        self.f = self.f + self.eps * torch.log(self.u)
+        self.g = self.g + self.eps * torch.log(self.v)
+        self._rebuild()
+
+    def _status(self, sums: torch.Tensor, scaling: torch.Tensor) -> tuple[bool, bool]:
+        """(underflow, large): sums hit zero; the scaling left [e^-tau, e^tau]. One host sync."""
+        underflow = (sums <= self.tiny).any()
+        large = scaling.log().abs().amax() > self.tau
+        flags = torch.stack([underflow, large]).tolist()
+        return flags[0], flags[1]
+
+    def row(self):
+        sums = (self.kernel @ self.v.unsqueeze(-1)).squeeze(-1)  # (..., n)
+        u = self.a / sums
+        underflow, large = self._status(sums, u)
+        if not underflow:
+            self.u = u
+            if large:
+                self._absorb()
+            return
+        self.g = self.g + self.eps * torch.log(self.v)  # redo this half-step in the log domain
+        log_k = (self.g.unsqueeze(-2) - self.cost) / self.eps  # (..., n, m)
+        self.f = self.eps * (self.log_a - torch.logsumexp(log_k, dim=-1))
+        self._rebuild()
+
+    def col(self, check: bool):
+        sums = (self.kernel.transpose(-2, -1) @ self.u.unsqueeze(-1)).squeeze(-1)  # (..., m)
+        error = None
+        if check:  # column marginal of the current plan, before this step: v * K^T u
+            error = (self.v * sums - self.b).abs().sum(-1).amax()
+        return error, sums
+
+    def apply_col(self, sums):
+        v = self.b / sums
+        underflow, large = self._status(sums, v)
+        if not underflow:
+            self.v = v
+            if large:
+                self._absorb()
+            return
+        self.f = self.f + self.eps * torch.log(self.u)
+        log_k = (self.f.unsqueeze(-1) - self.cost) / self.eps  # (..., n, m)
+        self.g = self.eps * (self.log_b - torch.logsumexp(log_k, dim=-2))
+        self._rebuild()
+
+    def potentials(self):
+        return self.f + self.eps * torch.log(self.u), self.g + self.eps * torch.log(self.v)
+
+
+def _epsilon_schedule(cost: torch.Tensor, epsilon: float, scaling: float | None) -> list[float]:
+    """Annealing stages eps_0 > eps_1 > ... > epsilon, eps_0 = spread of the cost."""
+    if scaling is None:
+        return []
+    spread = float((cost.amax() - cost.amin()).detach())  # one sync, before the loop
+    stages = []
+    eps = spread
+    while eps > epsilon:
+        stages.append(eps)
+        eps *= scaling
+    return stages
+
+
+def _solve(cost, a, b, epsilon, n_iters, tol, check_every, method, scaling):
+    """Run the iterations; returns (f, g, half-steps done, error or None if not measured)."""
+    log_a, log_b = torch.log(a), torch.log(b)  # (..., n), (..., m)
+    f = torch.zeros_like(a)  # (..., n)
+    g = torch.zeros_like(b)  # (..., m)
+    stages = _epsilon_schedule(cost, epsilon, scaling)
+    updates_cls = _LogUpdates if method == "log" else _AbsorbUpdates
+    # the first row step runs in the log domain, so the cached kernel of "absorb" starts with
+    # row sums a (no overflow, whatever the scale of the cost)
+    start = stages[0] if stages else epsilon
+    first = _LogUpdates(cost, log_a, log_b, start, f, g)
+    first.row()
+    f, g = first.potentials()
+    done = 1
+    if n_iters == 1 and not stages:
+        return f, g, done, None
+    updates = updates_cls(cost, log_a, log_b, start, f, g)
+    for i, stage in enumerate(stages):  # one row + one column step per annealing stage
+        if i > 0:
+            updates.set_epsilon(stage, *updates.potentials())
+            updates.row()
+            done += 1
+        updates.apply_col(updates.col(check=False)[1])
+        done += 1
+    if stages:
+        updates.set_epsilon(epsilon, *updates.potentials())
+    budget = n_iters if n_iters is not None else 1_000_000
+    target = 0 if stages else 1  # half-steps done at the target epsilon
+    since_check = 0
+    error = None
+    while target < budget:
+        if done % 2 == 0:
+            updates.row()
+        else:
+            since_check += 1
+            check = tol is not None and since_check * 2 >= check_every
+            measured, partial = updates.col(check)
+            if measured is not None:
+                since_check = 0
+                if measured < tol:  # stop before the column step: the plan ends on rows
+                    error = measured
+                    break
+            updates.apply_col(partial)
+        done += 1
+        target += 1
+    f, g = updates.potentials()
+    return f, g, done, error
+
+
+class _ImplicitPotentials(torch.autograd.Function):
+    """(C, a, b) -> (f, g) at the Sinkhorn fixed point, differentiated implicitly.
+
+    The fixed point solves F = (P 1 - a, P^T 1 - b) = 0 with P = exp((f + g - C) / eps). For an
+    upstream (df, dg), solve H [l; k] = eps [df; dg] with H = [[diag(P1), P], [P^T, diag(P^T 1)]]
+    (singular along (1, -1); the minimum-norm gauge is used) by eliminating l; then
+    dC = P * (l + k^T) / eps, da = l, db = k. Memory: one (..., m, m) system, whatever the
+    number of iterations.
+    """
+
+    @staticmethod
+    def forward(ctx, cost, a, b, f, g, epsilon):
+        ctx.save_for_backward(cost, f, g)
+        ctx.epsilon = epsilon
+        return f.clone(), g.clone()
+
+    @staticmethod
+    def backward(ctx, grad_f, grad_g):
+        cost, f, g = ctx.saved_tensors
+        eps = ctx.epsilon
+        plan = torch.exp((f.unsqueeze(-1) + g.unsqueeze(-2) - cost) / eps)  # (..., n, m)
+        rows = plan.sum(-1).clamp_min(torch.finfo(plan.dtype).tiny)  # (..., n)
+        cols = plan.sum(-2)  # (..., m)
+        du, dv = eps * grad_f, eps * grad_g  # (..., n), (..., m)
+        # Schur complement on the column block: S = diag(c) - P^T diag(1/r) P, null vector 1
+        scaled = plan / rows.unsqueeze(-1)  # (..., n, m)
+        schur = torch.diag_embed(cols) - plan.transpose(-2, -1) @ scaled  # (..., m, m)
+        m = cols.shape[-1]
+        schur = schur + cols.mean(-1, keepdim=True).unsqueeze(-1) / m  # + s 1 1^T / m, fixes gauge
+        rhs = dv - (scaled.transpose(-2, -1) @ du.unsqueeze(-1)).squeeze(-1)  # (..., m)
+        rhs = rhs - rhs.mean(-1, keepdim=True)  # keep the solvable part (orthogonal to 1)
+        k = torch.linalg.solve(schur, rhs.unsqueeze(-1)).squeeze(-1)  # (..., m)
+        lam = (du - (plan @ k.unsqueeze(-1)).squeeze(-1)) / rows  # (..., n)
+        grad_cost = plan * (lam.unsqueeze(-1) + k.unsqueeze(-2)) / eps  # (..., n, m)
+        return grad_cost, lam, k, None, None, None
 
 
 def sinkhorn(
@@ -83,51 +327,66 @@ def sinkhorn(
     n_iters: int | None = None,
     tol: float | None = None,
     check_every: int = 10,
+    method: str = "auto",
+    grad: str = "unroll",
+    epsilon_scaling: float | None = None,
 ) -> SinkhornResult:
-    """Log-domain Sinkhorn, batched over leading dims, gradients by unrolling.
+    """Batched, log-stabilised Sinkhorn for entropic optimal transport.
+
+    Solves min_P <P, C> + epsilon KL(P | a b^T) s.t. P 1 = a, P^T 1 = b (Cuturi 2013) for every
+    leading index of ``cost``; P_ij = exp((f_i + g_j - C_ij) / epsilon).
 
     Args:
-        cost: C, shape (..., n, m).
-        a: row marginal (..., n), default uniform 1/n.
-        b: column marginal (..., m), default uniform 1/m.
-        epsilon: entropic regularisation (> 0).
-        n_iters: number of half-steps (row, column, row, ...). With ``tol`` too it is the cap.
-        tol: stop when the marginal error (L1 over rows + columns, max over batch) is below it.
+        cost: C, shape (..., n, m), finite floats.
+        a: row marginal (..., n) (broadcast over the batch), default uniform 1/n.
+        b: column marginal (..., m), default uniform 1/m. Same total mass as ``a``.
+        epsilon: entropic regularisation (> 0). Stable down to 1e-3 on costs in [0, 1].
+        n_iters: number of half-steps at the target epsilon (row, column, row, ...); with
+            ``tol`` too it is the cap. Odd counts end on a row step (rows sum to ``a``).
+        tol: stop when the marginal error (L1 over rows + columns, max over the batch) falls
+            below it; the stop happens after a row step, so rows are exact.
         check_every: with ``tol``, test convergence every this many half-steps (each test syncs).
+        method: ``"log"`` (log-sum-exp half-steps, no host sync), ``"absorb"`` (cached kernel,
+            matrix-vector half-steps with absorption; fast for large n), or ``"auto"``: absorb
+            when ``tol`` is given and the problem is at least 64 x 64, else log.
+        grad: ``"unroll"`` (autograd through every iteration) or ``"implicit"`` (iterations
+            without autograd, then the implicit-function gradient at the fixed point; memory
+            does not grow with the iteration count; exact at convergence).
+        epsilon_scaling: None, or a factor in (0, 1): anneal epsilon from the cost's spread
+            down to ``epsilon`` by this factor, one row and one column step per stage
+            (the stages' half-steps count in ``n_iters`` of the result, not in the budget).
 
     Returns:
-        SinkhornResult with the plan P = exp((f + g - C) / epsilon).
+        SinkhornResult(plan, f, g, cost, n_iters, marginal_error, value).
+
+    Raises:
+        ValueError: non-finite or wrongly shaped cost or weights, negative weights, unequal
+            masses, epsilon <= 0, neither n_iters nor tol, unknown method or grad.
     """
-    _check_inputs(cost, a, b, epsilon, n_iters, tol)
-    log_a = _uniform_log_marginal(cost, -2) if a is None else torch.log(a)  # (..., n)
-    log_b = _uniform_log_marginal(cost, -1) if b is None else torch.log(b)  # (..., m)
-    log_k = -cost / epsilon  # (..., n, m)
-    f = torch.zeros_like(log_a)  # (..., n), in units of epsilon
-    g = torch.zeros_like(log_b)  # (..., m)
-    budget = n_iters if n_iters is not None else 100_000
-    done = 0
-    error = torch.zeros((), dtype=cost.dtype, device=cost.device)
-    while done < budget:
-        if done % 2 == 0:
-            f = log_a - torch.logsumexp(log_k + g.unsqueeze(-2), dim=-1)  # (..., n)
-        else:
-            g = log_b - torch.logsumexp(log_k + f.unsqueeze(-1), dim=-2)  # (..., m)
-        done += 1
-        if tol is not None and (done % check_every == 0 or done == budget):
-            error = _marginal_error(torch.exp(log_k + f.unsqueeze(-1) + g.unsqueeze(-2)),
-                                    log_a, log_b)
-            if error.item() < tol:
-                break
-    log_plan = log_k + f.unsqueeze(-1) + g.unsqueeze(-2)  # (..., n, m)
-    plan = torch.exp(log_plan)
-    if tol is None:
-        error = _marginal_error(plan, log_a, log_b)
+    _check_inputs(cost, a, b, epsilon, n_iters, tol, method, grad, epsilon_scaling)
+    a_full = _marginal(a, cost, -2)  # (..., n)
+    b_full = _marginal(b, cost, -1)  # (..., m)
+    if method == "auto":
+        method = "absorb" if tol is not None and min(cost.shape[-2:]) >= 64 else "log"
+    if grad == "implicit":
+        with torch.no_grad():
+            f, g, done, error = _solve(cost, a_full, b_full, epsilon, n_iters, tol, check_every,
+                                       method, epsilon_scaling)
+        f, g = _ImplicitPotentials.apply(cost, a_full, b_full, f, g, float(epsilon))
+    else:
+        f, g, done, error = _solve(cost, a_full, b_full, epsilon, n_iters, tol, check_every,
+                                   method, epsilon_scaling)
+    plan = torch.exp((f.unsqueeze(-1) + g.unsqueeze(-2) - cost) / epsilon)  # (..., n, m)
+    if error is None:
+        error = marginal_error(plan, a_full, b_full)
     transport = (plan * cost).sum(dim=(-2, -1))  # (...)
-    return SinkhornResult(plan, f * epsilon, g * epsilon, transport, done, error)
+    value = (f * a_full).sum(-1) + (g * b_full).sum(-1)  # (...)
+    return SinkhornResult(plan, f, g, transport, done, error.detach(), value)
 
 
-def _marginal_error(plan: torch.Tensor, log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
+def marginal_error(plan: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """max over the batch of sum_i |P 1 - a|_i + sum_j |P^T 1 - b|_j, a 0-dim tensor."""
     plan = plan.detach()  # (..., n, m)
-    row = (plan.sum(-1) - log_a.exp()).abs().sum(-1)
-    col = (plan.sum(-2) - log_b.exp()).abs().sum(-1)
-    return (row + col).max().detach()
+    row = (plan.sum(-1) - a).abs().sum(-1)
+    col = (plan.sum(-2) - b).abs().sum(-1)
+    return (row + col).max()
