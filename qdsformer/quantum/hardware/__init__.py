@@ -1,0 +1,78 @@
+"""Circuits on simulators and hardware: Bell-pair readout, runners, mitigation, specs.
+
+    spec = load_spec("circuits/dsm4_small.yaml")
+    run = run_dsm(spec, backend="aer-noisy:fake_lagos", shots=4000, seed=1)
+    record = summarize(run)          # exact / estimate / mitigated + Frobenius, Spearman, ...
+
+Backends: ``exact`` (our torch simulator), ``statevector`` (exact probabilities of the Bell
+circuit), ``aer`` (ideal, shots; GPU with qiskit-aer-gpu), ``aer-noisy:<fake backend>``
+(``qiskit_ibm_runtime.fake_provider`` noise, offline) and ``ibm:<backend>`` (qiskit-ibm-runtime
+executor Sampler, batch mode; ``ibm_channel="local"`` runs fake backends offline).
+Qiskit and qiskit-ibm-runtime are imported inside the functions that use them.
+"""
+
+from qdsformer.quantum.hardware.bell import (
+    bell_readout_circuit,
+    counts_to_frequencies,
+    exact_frequencies,
+    frequencies_to_dsm,
+    spec_ansatz,
+)
+from qdsformer.quantum.hardware.mitigation import (
+    compare,
+    expected_shot_noise,
+    mitigate,
+    shots_sweep,
+    summarize,
+)
+from qdsformer.quantum.hardware.runners import (
+    AerRunner,
+    DSMRun,
+    RuntimeRunner,
+    estimate_dsms,
+    exact_dsm,
+    fake_backend,
+    make_runner,
+    run_dsm,
+    runtime_service,
+    spec_angles,
+)
+from qdsformer.quantum.hardware.spec import (
+    BackendChoice,
+    CircuitSpec,
+    RunOptions,
+    check_qubit_budget,
+    load_spec,
+    parse_backend,
+    spec_from_dict,
+)
+
+__all__ = [
+    "AerRunner",
+    "BackendChoice",
+    "CircuitSpec",
+    "DSMRun",
+    "RunOptions",
+    "RuntimeRunner",
+    "bell_readout_circuit",
+    "check_qubit_budget",
+    "compare",
+    "counts_to_frequencies",
+    "estimate_dsms",
+    "exact_dsm",
+    "exact_frequencies",
+    "expected_shot_noise",
+    "fake_backend",
+    "frequencies_to_dsm",
+    "load_spec",
+    "make_runner",
+    "mitigate",
+    "parse_backend",
+    "run_dsm",
+    "runtime_service",
+    "shots_sweep",
+    "spec_angles",
+    "spec_ansatz",
+    "spec_from_dict",
+    "summarize",
+]
