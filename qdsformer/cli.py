@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("qdsformer.train.cli", "train a ViT with a chosen attention normaliser"),
     "list": ("qdsformer.listing", "list attention normalisers, model presets and datasets"),
     "bench": ("qdsformer.bench.cli", "side-by-side benchmarks written as JSON"),
+    "analyze": ("qdsformer.analysis.cli", "compare attention normalisers: soundness, diversity"),
 }
 
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except ValueError as err:  # bad input: one clear line, no traceback
+    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
         print(f"qdsformer {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,33 @@
+"""``qdsformer list``: attention normalisers, model presets and datasets."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", nargs="?", choices=["normalizers", "presets", "datasets"],
+                        help="one section only")
+
+
+def run(args: argparse.Namespace) -> int:
+    from qdsformer.attention import get_normalizer_class, list_normalizers
+    from qdsformer.data import list_datasets
+    from qdsformer.models import PRESETS
+
+    if args.what in (None, "normalizers"):
+        print("attention normalisers (name, doubly stochastic, source):")
+        for name in list_normalizers():
+            cls = get_normalizer_class(name)
+            ds = "yes" if cls.doubly_stochastic else "no"
+            print(f"  {name:<16} {ds:<4} {cls.paper}")
+    if args.what in (None, "presets"):
+        print("model presets (image, patch, tokens T, embed, depth, heads):")
+        for name, p in sorted(PRESETS.items()):
+            print(f"  {name:<18} {p.img_size} {p.patch_size} T={p.n_tokens} "
+                  f"d={p.embed_dim} depth={p.depth} heads={p.num_heads}")
+    if args.what in (None, "datasets"):
+        print("datasets:")
+        for name in list_datasets():
+            print(f"  {name}")
+    return 0

@@ -1,0 +1,119 @@
+"""ViT factory on ``timm.models.vision_transformer.VisionTransformer`` with pluggable attention.
+
+The QDSFormer paper's ViT (Born et al., 2025): 28x28 grey images cut into 7 horizontal stripes of
+4x28 pixels plus a class token (T = 8), hidden size 128, MLP ratio 1, one head, 1-4 blocks, no
+dropout, class-token pooling. Class-token pooling is required: with doubly stochastic attention
+mean pooling over tokens cancels the attention (columns sum to 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from timm.models.vision_transformer import VisionTransformer
+
+from qdsformer.models.attention_layer import NormalizedAttention, attention_layer
+
+
+@dataclass(frozen=True)
+class VitPreset:
+    """Architecture of a small ViT: image, patch (stripe) size and width."""
+
+    img_size: tuple[int, int]
+    patch_size: tuple[int, int]
+    in_chans: int
+    num_classes: int
+    embed_dim: int
+    depth: int
+    num_heads: int
+    mlp_ratio: float
+
+    @property
+    def n_tokens(self) -> int:
+        """T: patches plus the class token."""
+        rows = self.img_size[0] // self.patch_size[0]
+        cols = self.img_size[1] // self.patch_size[1]
+        return rows * cols + 1
+
+
+PRESETS: dict[str, VitPreset] = {
+    # The paper's ViT for MNIST / Fashion-MNIST / MedMNIST: T = 7 stripes + class token = 8.
+    "qdsformer_fmnist": VitPreset((28, 28), (4, 28), 1, 10, 128, 2, 1, 1.0),
+    # The embedded default data (sklearn digits, 8x8): 4 stripes of 2x8 + class token = T 5.
+    "qdsformer_digits": VitPreset((8, 8), (2, 8), 1, 10, 64, 2, 1, 2.0),
+}
+
+
+def list_presets() -> list[str]:
+    """Names of the model presets."""
+    return sorted(PRESETS)
+
+
+def create_vit(
+    preset: str = "qdsformer_fmnist",
+    attention: str = "softmax",
+    attention_kwargs: dict | None = None,
+    **overrides,
+) -> VisionTransformer:
+    """Build a timm VisionTransformer whose attention blocks use a registered normaliser.
+
+    Args:
+        preset: a name from :data:`PRESETS`.
+        attention: registered normaliser name (``qdsformer list`` shows them).
+        attention_kwargs: keyword arguments of the normaliser (e.g. ``{"n_iters": 3}``).
+        **overrides: any :class:`VitPreset` field (``depth=4``, ``embed_dim=64``, ...).
+
+    Returns:
+        The model; ``global_pool="token"`` (class token), no dropout.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown model preset {preset!r}; known: {', '.join(list_presets())}")
+    fields = asdict(PRESETS[preset])
+    unknown = set(overrides) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown model option(s) {sorted(unknown)}; known: {sorted(fields)}")
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    spec = VitPreset(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    if spec.depth < 1:
+        raise ValueError(f"depth must be >= 1, got {spec.depth}")
+    for axis in (0, 1):
+        if spec.img_size[axis] % spec.patch_size[axis]:
+            raise ValueError(
+                f"patch_size {spec.patch_size} does not tile img_size {spec.img_size}"
+            )
+    return VisionTransformer(
+        img_size=spec.img_size,
+        patch_size=spec.patch_size,
+        in_chans=spec.in_chans,
+        num_classes=spec.num_classes,
+        global_pool="token",
+        embed_dim=spec.embed_dim,
+        depth=spec.depth,
+        num_heads=spec.num_heads,
+        mlp_ratio=spec.mlp_ratio,
+        class_token=True,
+        attn_layer=attention_layer(attention, attention_kwargs),
+    )
+
+
+def attention_layers(model: torch.nn.Module) -> list[NormalizedAttention]:
+    """The model's normalised attention layers, in block order."""
+    return [m for m in model.modules() if isinstance(m, NormalizedAttention)]
+
+
+@torch.no_grad()
+def attention_maps(model: torch.nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
+    """Run ``model`` on ``images`` and return each block's attention map (B, H, T, T)."""
+    layers = attention_layers(model)
+    if not layers:
+        raise ValueError("model has no NormalizedAttention layers; build it with create_vit()")
+    for layer in layers:
+        layer.store_attention = True
+    try:
+        model(images)
+        return [layer.last_attention for layer in layers]
+    finally:
+        for layer in layers:
+            layer.store_attention = False
+            layer.last_attention = None

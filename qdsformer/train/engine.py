@@ -1,0 +1,306 @@
+"""The one training loop: build, fit, evaluate, checkpoint, resume.
+
+``fit(config)`` trains a ViT as the config says and writes, in the run folder
+``<run.out_dir>/<experiment>/<run name>/``:
+
+- ``config.yaml``: the resolved config;
+- ``metrics.csv``: one row per finished epoch;
+- ``checkpoint.pt``: written atomically after every epoch (model, optimiser, scheduler, RNG
+  states, history), so a killed run resumes from its last finished epoch;
+- ``summary.json``: final validation and test accuracy, time, sizes.
+
+Resuming restores every random state and the epoch-seeded batch order, so a resumed run ends
+with the same weights and numbers as an uninterrupted one. ``loss_fn(model, images, labels) ->
+(loss, logits)`` replaces cross-entropy, which lets distillation reuse this loop.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import random
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from qdsformer.data import BatchLoader, build_dataset
+from qdsformer.models import create_vit, load_checkpoint, save_checkpoint
+from qdsformer.models.checkpoint import CHECKPOINT_NAME, atomic_write_bytes
+from qdsformer.train.config import Config, from_dict, save_config, to_dict
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+METRIC_FIELDS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_seconds"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; otherwise ``torch.device(name)``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"run.device {name!r} is not a torch device") from err
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_model(config: Config) -> torch.nn.Module:
+    """The ViT described by ``config.model`` and ``config.attention``."""
+    overrides = {k: v for k, v in to_dict(config.model).items() if k != "preset"}
+    return create_vit(config.model.preset, attention=config.attention.name,
+                      attention_kwargs=config.attention.kwargs, **overrides)
+
+
+def build_loaders(config: Config) -> dict[str, BatchLoader]:
+    """Train (shuffled, epoch-seeded), val and test loaders for ``config.data``."""
+    d = config.data
+    loaders = {}
+    for split, limit in (("train", d.train_limit), ("val", d.val_limit), ("test", d.test_limit)):
+        dataset = build_dataset(d.name, split, root=d.root, download=d.download).subset(limit)
+        loaders[split] = BatchLoader(dataset, d.batch_size, shuffle=split == "train",
+                                     seed=config.run.seed)
+    return loaders
+
+
+def build_optimizer(config: Config, params) -> torch.optim.Optimizer:
+    o = config.optim
+    if o.lr <= 0:
+        raise ValueError(f"optim.lr must be > 0, got {o.lr}")
+    if o.name == "adam":
+        return torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
+    if o.name == "adamw":
+        return torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+    if o.name == "sgd":
+        return torch.optim.SGD(params, lr=o.lr, momentum=0.9, weight_decay=o.weight_decay)
+    raise ValueError(f"unknown optim.name {o.name!r}; expected adam, adamw or sgd")
+
+
+def build_scheduler(config: Config, optimizer):
+    """Per-epoch schedule: ``multistep`` (milestones, gamma), ``cosine`` or ``none``."""
+    o = config.optim
+    if o.schedule == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, o.milestones, gamma=o.gamma)
+    if o.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(o.epochs, 1))
+    if o.schedule == "none":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    raise ValueError(f"unknown optim.schedule {o.schedule!r}; expected multistep, cosine or none")
+
+
+def cross_entropy_loss(model, images, labels):
+    logits = model(images)  # (B, classes)
+    return F.cross_entropy(logits, labels), logits
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loader: BatchLoader, device=None) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of ``model`` over ``loader``."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    count = 0
+    for images, labels in loader:
+        images, labels = images.to(device), labels.to(device)
+        logits = model(images)
+        total_loss += F.cross_entropy(logits, labels, reduction="sum")
+        correct += (logits.argmax(-1) == labels).sum()
+        count += labels.shape[0]
+    model.train(was_training)
+    return {"loss": float(total_loss) / max(count, 1), "acc": float(correct) / max(count, 1)}
+
+
+def default_run_dir(config: Config) -> Path:
+    name = config.run.run_name or (
+        datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + f"-seed{config.run.seed}"
+    )
+    return Path(config.run.out_dir) / config.experiment / name
+
+
+def _rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _write_metrics(history: list[dict], path: Path) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS)
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_bytes(path, lambda handle: handle.write(buffer.getvalue().encode()))
+
+
+def _write_json(data: dict, path: Path) -> None:
+    atomic_write_bytes(path, lambda handle: handle.write(json.dumps(data, indent=2).encode()))
+
+
+def fit(
+    config: Config,
+    loss_fn: LossFn | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    stop_after_epochs: int | None = None,
+    extra_summary: dict | None = None,
+) -> dict:
+    """Train per ``config``; returns the summary dict (also written to ``summary.json``).
+
+    Args:
+        config: the run's :class:`Config` (or a dataclass with the same sections).
+        loss_fn: ``(model, images, labels) -> (loss, logits)``; default cross-entropy.
+        run_dir: where outputs go; default ``<out_dir>/<experiment>/<timestamp>-seed<seed>``.
+        resume: continue the run in ``run_dir`` from its last finished epoch.
+        stop_after_epochs: leave after this many epochs in this call (time-sliced jobs); the
+            run stays resumable and no summary is written until the last epoch.
+        extra_summary: more fields for ``summary.json`` (e.g. the teacher of a distillation).
+    """
+    loss_fn = loss_fn or cross_entropy_loss
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+    ckpt_path = run_dir / CHECKPOINT_NAME
+    if resume and not ckpt_path.exists():
+        raise ValueError(f"cannot resume: no {CHECKPOINT_NAME} in {run_dir}")
+    if not resume and ckpt_path.exists():
+        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it")
+    if config.optim.epochs < 1:
+        raise ValueError(f"optim.epochs must be >= 1, got {config.optim.epochs}")
+
+    device = resolve_device(config.run.device)
+    seed_everything(config.run.seed)
+    model = build_model(config).to(device)
+    loaders = build_loaders(config)
+    optimizer = build_optimizer(config, model.parameters())
+    scheduler = build_scheduler(config, optimizer)
+    history: list[dict] = []
+    start_epoch = 0
+    if resume:
+        state = load_checkpoint(ckpt_path, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state(state["rng"])
+        history = state["history"]
+        start_epoch = state["epoch"]
+        log.info("resuming %s after epoch %d", run_dir, start_epoch)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / "config.yaml")
+
+    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log.info("run folder %s; %d trainable parameters; device %s", run_dir, n_params, device)
+    epochs_run = 0
+    for epoch in range(start_epoch, config.optim.epochs):
+        if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
+            return {"run_dir": str(run_dir), "finished": False, "epoch": epoch}
+        started = time.perf_counter()
+        train_stats = _train_epoch(model, loaders["train"], optimizer, loss_fn, config, epoch,
+                                   device)
+        val_stats = evaluate(model, loaders["val"], device)
+        row = {
+            "epoch": epoch + 1,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": train_stats["loss"],
+            "train_acc": train_stats["acc"],
+            "val_loss": val_stats["loss"],
+            "val_acc": val_stats["acc"],
+            "epoch_seconds": time.perf_counter() - started,
+        }
+        scheduler.step()
+        history.append(row)
+        save_checkpoint(
+            {"config": to_dict(config), "epoch": epoch + 1, "model": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "rng": _rng_state(), "history": history},
+            ckpt_path,
+        )
+        _write_metrics(history, run_dir / "metrics.csv")
+        log.info("epoch %d/%d train_acc %.4f val_acc %.4f (%.1fs)", epoch + 1,
+                 config.optim.epochs, row["train_acc"], row["val_acc"], row["epoch_seconds"])
+        epochs_run += 1
+
+    test_stats = evaluate(model, loaders["test"], device)
+    summary = {
+        "experiment": config.experiment,
+        "run_dir": str(run_dir),
+        "finished": True,
+        "epochs": config.optim.epochs,
+        "attention": config.attention.name,
+        "attention_kwargs": config.attention.kwargs,
+        "model_preset": config.model.preset,
+        "dataset": config.data.name,
+        "n_train": len(loaders["train"].dataset),
+        "n_test": len(loaders["test"].dataset),
+        "trainable_parameters": n_params,
+        "val_acc": history[-1]["val_acc"],
+        "best_val_acc": max(r["val_acc"] for r in history),
+        "test_acc": test_stats["acc"],
+        "test_loss": test_stats["loss"],
+        "train_seconds": sum(r["epoch_seconds"] for r in history),
+        "device": str(device),
+        **(extra_summary or {}),
+    }
+    _write_json(summary, run_dir / "summary.json")
+    return summary
+
+
+def _train_epoch(model, loader, optimizer, loss_fn, config, epoch, device) -> dict:
+    model.train()
+    loader.set_epoch(epoch)
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    count = 0
+    bar = None
+    if config.run.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.optim.epochs}",
+                   leave=False, dynamic_ncols=True)
+    for step, (images, labels) in enumerate(loader):
+        images, labels = images.to(device), labels.to(device)
+        loss, logits = loss_fn(model, images, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.optim.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+        optimizer.step()
+        n = labels.shape[0]
+        total_loss += loss.detach() * n
+        correct += (logits.detach().argmax(-1) == labels).sum()
+        count += n
+        if bar is not None:
+            bar.update(1)
+            if step % 10 == 0 or step == len(loader) - 1:  # host sync only for the display
+                bar.set_postfix(loss=f"{float(total_loss) / count:.3f}",
+                                acc=f"{float(correct) / count:.3f}")
+    if bar is not None:
+        bar.close()
+    return {"loss": float(total_loss) / max(count, 1), "acc": float(correct) / max(count, 1)}
+
+
+def config_from_run(run_dir: str | Path, cls=Config):
+    """The config saved in a run folder (its checkpoint), as a ``cls`` instance."""
+    state = load_checkpoint(run_dir)
+    return from_dict(cls, state["config"])
