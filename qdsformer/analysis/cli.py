@@ -1,0 +1,197 @@
+"""Compare attention normalisers on an input set: soundness, diversity, information, entropy.
+
+Runs the operator study of QDSFormer (Born et al., 2025, section 3) and writes, to --out
+(default results/analysis/<inputs>): metrics.csv (long form: operator, setting, metric, value),
+metrics.json (the same plus the run's settings) and three figures: entropy vs information kept,
+Birkhoff distance per operator, unique outputs vs circuit layers.
+
+Examples:
+  qdsformer analyze                                   # the 625-matrix sphere grid, all operators
+  qdsformer analyze --inputs hypercube --n-samples 2000
+  qdsformer analyze --inputs checkpoint --checkpoint results/fmnist_qontot/run0
+  qdsformer analyze --operators softmax sinkhorn:n_iters=21 qontot:n_layers=2,n_aux_qubits=3
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+INPUT_SETS = ("sphere", "hypercube", "random", "checkpoint")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--inputs", choices=INPUT_SETS, default="sphere",
+                        help="input set: the 625-matrix 4x4 unit-sphere grid (default), a sample "
+                             "of the 3^16 hypercube grid, Gaussian scores, or the scores of a "
+                             "trained checkpoint")
+    parser.add_argument("--n-samples", type=int, default=1000,
+                        help="matrices drawn for --inputs hypercube / random, images for "
+                             "checkpoint (default 1000)")
+    parser.add_argument("--size", type=int, default=8,
+                        help="matrix size n for --inputs random (default 8)")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="standard deviation of the random scores (default 1)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="checkpoint file or run folder for --inputs checkpoint")
+    parser.add_argument("--split", default="test", help="data split for checkpoint inputs")
+    parser.add_argument("--block", type=int, default=None,
+                        help="checkpoint inputs: only this attention block (default: all)")
+    parser.add_argument("--operators", nargs="+", default=None, metavar="SPEC",
+                        help="operators as name[:key=value,...]; default: every registered "
+                             "normaliser, sinkhorn at 3 and 21 iterations, qontot over "
+                             "--qontot-layers x --qontot-aux")
+    parser.add_argument("--qontot-layers", type=int, nargs="+", default=[1, 2, 4, 8, 16],
+                        help="circuit depths for the default qontot settings")
+    parser.add_argument("--qontot-aux", type=int, nargs="+", default=[0, 3],
+                        help="auxiliary qubit counts for the default qontot settings")
+    parser.add_argument("--param-draws", type=int, default=4,
+                        help="random parameter draws of parametric operators, for the per-cell "
+                             "range (default 4)")
+    parser.add_argument("--decimals", type=int, default=3,
+                        help="rounding for counting unique outputs (default 3)")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="precision of inputs and operators (default float64, so that "
+                             "distances measure the operator, not float32 rounding)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of samples and parameters")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default results/analysis/<inputs>)")
+    parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+
+
+def load_inputs(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
+    """The input set chosen on the command line, (N, n, n), and a one-line description."""
+    from qdsformer.analysis import inputs
+
+    dtype = getattr(torch, args.dtype)
+    if args.inputs == "sphere":
+        return inputs.sphere_grid(dtype=dtype), "625 4x4 matrices, columns unit grid vectors"
+    if args.inputs == "hypercube":
+        scores = inputs.hypercube_grid(n_samples=args.n_samples, seed=args.seed, dtype=dtype)
+        return scores, f"{args.n_samples} of the 3^16 4x4 hypercube grid, seed {args.seed}"
+    if args.inputs == "random":
+        scores = inputs.random_scores(args.n_samples, args.size, args.scale, args.seed, dtype)
+        return scores, f"{args.n_samples} Gaussian {args.size}x{args.size}, std {args.scale}"
+    if args.checkpoint is None:
+        raise ValueError("--inputs checkpoint needs --checkpoint PATH (file or run folder)")
+    return checkpoint_scores(args.checkpoint, args.n_samples, args.split, args.block, dtype)
+
+
+def checkpoint_scores(path: str, n_images: int, split: str = "test", block: int | None = None,
+                      dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, str]:
+    """Scores entering the attention normalisers of a trained model, heads flattened.
+
+    Returns:
+        (N * H * blocks, T, T) scores (one block if ``block`` is given) and a description.
+    """
+    from qdsformer.analysis.inputs import capture_scores
+    from qdsformer.data import build_dataset
+    from qdsformer.models import build_model_from_checkpoint
+
+    if not Path(path).exists():
+        raise ValueError(f"checkpoint {path!r} does not exist")
+    model, state = build_model_from_checkpoint(path)
+    data_cfg = state["config"]["data"]
+    dataset = build_dataset(data_cfg["name"], split, root=data_cfg.get("root"))
+    count = min(int(n_images), len(dataset))
+    images = torch.stack([dataset[i][0] for i in range(count)])  # (N, C, H, W)
+    per_block = capture_scores(model, images.split(256))  # list of (N, H, T, T)
+    if block is not None:
+        if not 0 <= block < len(per_block):
+            raise ValueError(f"--block {block} out of range: the model has {len(per_block)} "
+                             f"attention blocks")
+        per_block = [per_block[block]]
+    t = per_block[0].shape[-1]
+    scores = torch.cat([s.reshape(-1, t, t) for s in per_block]).to(dtype)  # (N*H*L, T, T)
+    which = "all blocks" if block is None else f"block {block}"
+    return scores, (f"{count} {data_cfg['name']} {split} images through {path} "
+                    f"({which}, T={t})")
+
+
+def write_outputs(result, out: Path, meta: dict, figures: bool = True) -> list[Path]:
+    """Write metrics.csv, metrics.json and (optionally) the figures; return the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "metrics.csv", out / "metrics.json"]
+    with open(paths[0], "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["operator", "setting", "metric", "value"])
+        writer.writeheader()
+        writer.writerows(result.rows)
+    with open(paths[1], "w") as handle:
+        json.dump({**meta, "rows": result.rows}, handle, indent=1, default=str)
+    if figures:
+        from qdsformer.analysis import figures as fig
+
+        plt = fig.pyplot()
+
+        for name, draw in (("entropy_vs_information.png", fig.entropy_vs_information),
+                           ("birkhoff_distance.png", fig.birkhoff_distance_per_operator),
+                           ("uniqueness_vs_layers.png", fig.uniqueness_vs_layers)):
+            figure = draw(result, out / name)
+            paths.append(out / name)
+            plt.close(figure)
+    return paths
+
+
+def summary_table(result) -> str:
+    """A fixed-width table of the headline numbers, one line per operator setting."""
+    header = (f"{'operator':40s} {'dist mean':>10s} {'dist std':>9s} {'unique':>7s} "
+              f"{'entropy':>8s} {'info kept':>9s} {'col err':>9s}")
+    lines = [header, "-" * len(header)]
+    for setting in result.settings:
+        v = lambda metric: result.value(setting.label, metric)  # noqa: E731
+        lines.append(f"{setting.label:40s} {v('birkhoff_distance_mean'):10.3g} "
+                     f"{v('birkhoff_distance_std'):9.2g} {int(v('unique')):7d} "
+                     f"{v('entropy_mean'):8.3f} {v('information_kept_mean'):9.3f} "
+                     f"{v('column_error_max'):9.2g}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qdsformer.analysis.study import default_settings, parse_setting, run_study
+
+    if args.n_samples < 1:
+        raise ValueError(f"--n-samples must be >= 1, got {args.n_samples}")
+    if args.param_draws < 1:
+        raise ValueError(f"--param-draws must be >= 1, got {args.param_draws}")
+    if args.operators:
+        settings = [parse_setting(spec) for spec in args.operators]
+    else:
+        settings = default_settings(args.qontot_layers, args.qontot_aux)
+    scores, description = load_inputs(args)
+    out = Path(args.out) if args.out else Path("results") / "analysis" / args.inputs
+    print(f"inputs: {description}; {len(settings)} operator settings")
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(settings), desc="analyze", unit="op", file=sys.stderr,
+               disable=not sys.stderr.isatty())
+
+    started: list[str] = []
+
+    def progress(label: str) -> None:  # called before each setting
+        if started:
+            bar.update(1)
+        started.append(label)
+        bar.set_postfix_str(label)
+
+    result = run_study(scores, settings, param_draws=args.param_draws, decimals=args.decimals,
+                       seed=args.seed, progress=progress)
+    bar.update(bar.total - bar.n)
+    bar.close()
+    meta = {"inputs": args.inputs, "description": description,
+            "n_matrices": int(scores.shape[0]), "matrix_size": int(scores.shape[-1]),
+            "decimals": args.decimals, "param_draws": args.param_draws, "seed": args.seed,
+            "dtype": args.dtype, "operators": [s.label for s in settings]}
+    paths = write_outputs(result, out, meta, figures=not args.no_figures)
+    print(summary_table(result))
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
