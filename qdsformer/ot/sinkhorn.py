@@ -51,8 +51,8 @@ class SinkhornResult(NamedTuple):
         cost: transport cost <P, C>, shape (...).
         n_iters: number of half-steps (row or column updates) performed, annealing included.
         marginal_error: max over the batch of sum_i |P 1 - a|_i + sum_j |P^T 1 - b|_j, 0-dim.
-        value: entropic OT value <a, f> + <b, g> (the dual objective at the optimum, which
-            equals <P, C> + epsilon KL(P | a b^T)), shape (...).
+        value: entropic OT value OT_eps = <P, C> + epsilon KL(P | a b^T), computed from the
+            dual as <a, f> + <b, g> - epsilon (<a, log a> + <b, log b>), shape (...).
     """
 
     plan: torch.Tensor
@@ -380,7 +380,9 @@ def sinkhorn(
     if error is None:
         error = marginal_error(plan, a_full, b_full)
     transport = (plan * cost).sum(dim=(-2, -1))  # (...)
-    value = (f * a_full).sum(-1) + (g * b_full).sum(-1)  # (...)
+    # <P, C> + eps KL(P | a b^T) = <a, f> + <b, g> - eps (<a, log a> + <b, log b>) at the optimum
+    entropy_ab = torch.xlogy(a_full, a_full).sum(-1) + torch.xlogy(b_full, b_full).sum(-1)
+    value = (f * a_full).sum(-1) + (g * b_full).sum(-1) - epsilon * entropy_ab  # (...)
     return SinkhornResult(plan, f, g, transport, done, error.detach(), value)
 
 
