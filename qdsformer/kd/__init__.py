@@ -1,0 +1,12 @@
+"""Knowledge distillation: logit KD with any f-divergence, SinKD, and the combined loss.
+
+    kd_loss(student_logits, teacher_logits, temperature=4.0)      # T^2 KL(teacher || student)
+    sinkd_loss(student_logits, teacher_logits, debiased=True)     # Sinkhorn divergence, batch
+    DistillationLoss(alpha=0.5, beta=0.5, gamma=0.8)(s, t, labels) -> (total, parts)
+
+``qdsformer distill`` (:mod:`qdsformer.kd.cli`) trains with these through the one training loop.
+"""
+
+from qdsformer.kd.losses import DistillationLoss, kd_loss, pairwise_cost, sinkd_loss
+
+__all__ = ["DistillationLoss", "kd_loss", "pairwise_cost", "sinkd_loss"]

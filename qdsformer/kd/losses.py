@@ -1,0 +1,237 @@
+"""Distillation losses: logit KD with temperature, SinKD, and their combination with CE.
+
+* :func:`kd_loss` (Hinton, Vinyals & Dean, 2015) with any f-divergence of the family in
+  :mod:`qdsformer.divergences`: T^2 D_f(softmax(z_t / T) || softmax(z_s / T)).
+* :func:`sinkd_loss` (Cui et al., "SinKD: Sinkhorn Distance Minimization for Knowledge
+  Distillation", LREC-COLING 2024): the B student and B teacher probability vectors of a batch
+  are two point clouds; the loss is the entropic transport cost between them, computed with
+  the package's one Sinkhorn kernel :func:`qdsformer.ot.sinkhorn.sinkhorn`.
+* :class:`DistillationLoss`: alpha * CE + beta * KD + gamma * SinKD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from qdsformer.divergences import divergence as f_divergence
+from qdsformer.divergences import get_divergence
+from qdsformer.ot.sinkhorn import sinkhorn
+
+SINKD_COSTS = ("l1", "sqeuclidean")
+
+
+def _check_pair(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> None:
+    for label, x in (("student_logits", student_logits), ("teacher_logits", teacher_logits)):
+        if not isinstance(x, torch.Tensor) or x.dim() != 2:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{label} must be a tensor of shape (B, C), got {shape}")
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"student_logits {tuple(student_logits.shape)} and teacher_logits "
+                         f"{tuple(teacher_logits.shape)} must have the same shape (B, C)")
+
+
+def _check_cost(cost: str) -> None:
+    if cost not in SINKD_COSTS:
+        raise ValueError(f"unknown SinKD cost {cost!r}; expected one of {SINKD_COSTS}")
+
+
+def _check_temperature(temperature: float) -> None:
+    if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+
+
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    temperature: float = 4.0,
+    divergence: str = "kl",
+    scale_by_temperature: bool = True,
+    detach_teacher: bool = True,
+    reduction: str = "batchmean",
+    **divergence_kwargs: float,
+) -> torch.Tensor:
+    """Logit distillation: T^2 D(teacher || student) at temperature T.
+
+        L = T^2 * D_f( softmax(z_t / T) || softmax(z_s / T) ).
+
+    Direction: the teacher is the first argument p, the student the second, q. With the
+    default ``divergence="kl"`` this is forward KL, KL(teacher || student), the loss of
+    Hinton et al. (2015); ``"reverse_kl"`` gives KL(student || teacher) (mode-seeking), and any
+    other name of :func:`qdsformer.divergences.list_divergences` works the same way.
+
+    The T^2 factor (on by default) keeps the gradient's magnitude independent of T: for KL,
+    dL/dz_s = T (softmax(z_s / T) - softmax(z_t / T)) / B, which would otherwise shrink like
+    1/T. Set ``scale_by_temperature=False`` to drop it.
+
+    Args:
+        student_logits: (B, C).
+        teacher_logits: (B, C).
+        temperature: T > 0 (default 4).
+        divergence: name of an f-divergence (default ``"kl"``).
+        scale_by_temperature: multiply by T^2 (default True).
+        detach_teacher: treat the teacher as a fixed target (default True).
+        reduction: ``batchmean`` (default), ``sum`` or ``none`` (shape (B,)).
+        **divergence_kwargs: parameters of the divergence (e.g. ``alpha=0.1`` for skew_kl).
+
+    Returns:
+        The loss, a scalar tensor unless ``reduction="none"``.
+    """
+    _check_pair(student_logits, teacher_logits)
+    _check_temperature(temperature)
+    if detach_teacher:
+        teacher_logits = teacher_logits.detach()
+    loss = f_divergence(divergence, teacher_logits / temperature, student_logits / temperature,
+                        reduction=reduction, **divergence_kwargs)
+    return loss * temperature**2 if scale_by_temperature else loss
+
+
+def pairwise_cost(x: torch.Tensor, y: torch.Tensor, cost: str = "l1") -> torch.Tensor:
+    """Cost matrix between the rows of x (n, d) and y (m, d): L1 or squared Euclidean.
+
+    ``l1``: C_ij = sum_k |x_ik - y_jk| (SinKD's choice); ``sqeuclidean``: C_ij = |x_i - y_j|^2,
+    computed from differences (not the Gram expansion), so C_ii = 0 exactly.
+    """
+    _check_cost(cost)
+    diff = x.unsqueeze(-2) - y.unsqueeze(-3)  # (n, m, d)
+    if cost == "l1":
+        return diff.abs().sum(-1)  # (n, m)
+    return (diff**2).sum(-1)  # (n, m)
+
+
+def _entropic_cost(x: torch.Tensor, y: torch.Tensor, cost: str, epsilon: float,
+                   n_iters: int) -> torch.Tensor:
+    """OT_eps(x, y) = <P, C> + eps KL(P || a b^T), uniform a, b, from one kernel call."""
+    c = pairwise_cost(x, y, cost)  # (n, m)
+    result = sinkhorn(c, epsilon=epsilon, n_iters=n_iters)
+    plan = result.plan  # (n, m), total mass 1
+    log_ab = -torch.log(torch.tensor(float(c.shape[0] * c.shape[1]), dtype=c.dtype))
+    relative_entropy = (torch.xlogy(plan, plan) - plan * log_ab).sum()
+    return result.cost + epsilon * relative_entropy
+
+
+def sinkd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    temperature: float = 1.0,
+    epsilon: float = 0.1,
+    n_iters: int = 20,
+    cost: str = "l1",
+    debiased: bool = False,
+    detach_teacher: bool = True,
+) -> torch.Tensor:
+    """SinKD: Sinkhorn distance between the batch's student and teacher probability vectors.
+
+    With s_i = softmax(z_s,i / T) and t_j = softmax(z_t,j / T) (i, j = 1..B), C_ij = c(s_i, t_j)
+    and P the entropic plan between uniform weights 1/B (Cui et al., 2024):
+
+        L = <P, C>,   P = argmin_{P 1 = 1/B, P^T 1 = 1/B} <P, C> - epsilon H(P).
+
+    Unlike the paper's code, whose plan has mass B, P has mass 1, so L is a mean cost that does
+    not grow with the batch size (duplicating the batch leaves it unchanged). L is positive
+    even when student == teacher (the entropic plan spreads mass off the diagonal); the
+    ``debiased`` form is the Sinkhorn divergence (Feydy et al., AISTATS 2019)
+
+        S = OT_eps(s, t) - (OT_eps(s, s) + OT_eps(t, t)) / 2,
+        OT_eps = <P, C> + epsilon KL(P || 1/B^2),
+
+    which is 0 when student == teacher and >= 0 at convergence (the L1 and squared Euclidean
+    costs give positive definite Gibbs kernels). Gradients are unrolled through the
+    iterations. No T^2 factor is applied.
+
+    Args:
+        student_logits: (B, C).
+        teacher_logits: (B, C).
+        temperature: T > 0 (default 1).
+        epsilon: entropic regularisation (default 0.1, SinKD's setting).
+        n_iters: half-steps of :func:`qdsformer.ot.sinkhorn.sinkhorn` (default 20); the plan
+            has mass 1 after any number of them.
+        cost: ``"l1"`` (default, SinKD's) or ``"sqeuclidean"`` between probability vectors.
+        debiased: return the Sinkhorn divergence S instead of <P, C>.
+        detach_teacher: treat the teacher as a fixed target (default True).
+
+    Returns:
+        A scalar tensor.
+    """
+    _check_pair(student_logits, teacher_logits)
+    _check_temperature(temperature)
+    _check_cost(cost)
+    if detach_teacher:
+        teacher_logits = teacher_logits.detach()
+    s = torch.softmax(student_logits / temperature, dim=-1)  # (B, C)
+    t = torch.softmax(teacher_logits / temperature, dim=-1)  # (B, C)
+    if not debiased:
+        return sinkhorn(pairwise_cost(s, t, cost), epsilon=epsilon, n_iters=n_iters).cost
+    cross = _entropic_cost(s, t, cost, epsilon, n_iters)
+    self_s = _entropic_cost(s, s, cost, epsilon, n_iters)
+    self_t = _entropic_cost(t, t, cost, epsilon, n_iters)
+    return cross - (self_s + self_t) / 2
+
+
+@dataclass
+class DistillationLoss:
+    """alpha * CE(student, labels) + beta * KD + gamma * SinKD; terms with weight 0 are skipped.
+
+    Call with ``(student_logits, teacher_logits, labels)``; returns ``(total, parts)`` where
+    ``parts`` maps ``"ce"``, ``"kd"``, ``"sinkd"`` (those computed) to detached scalars.
+    SinKD's paper uses alpha * KD + (1 - alpha) * CE + beta * SinKD (beta 0.8); here each term
+    has its own weight.
+
+    Attributes:
+        alpha: weight of cross-entropy with the labels.
+        beta: weight of :func:`kd_loss`.
+        gamma: weight of :func:`sinkd_loss`.
+        temperature: KD temperature (T^2 scaling on).
+        divergence: KD divergence name; ``divergence_kwargs`` its parameters.
+        sinkd_temperature, epsilon, n_iters, cost, debiased: passed to :func:`sinkd_loss`.
+    """
+
+    alpha: float = 1.0
+    beta: float = 0.0
+    gamma: float = 0.0
+    temperature: float = 4.0
+    divergence: str = "kl"
+    divergence_kwargs: dict = field(default_factory=dict)
+    sinkd_temperature: float = 1.0
+    epsilon: float = 0.1
+    n_iters: int = 20
+    cost: str = "l1"
+    debiased: bool = False
+
+    def __post_init__(self) -> None:
+        weights = {"alpha": self.alpha, "beta": self.beta, "gamma": self.gamma}
+        for key, value in weights.items():
+            if not value >= 0:
+                raise ValueError(f"loss weight {key} must be >= 0, got {value}")
+        if not any(weights.values()):
+            raise ValueError("all loss weights (alpha, beta, gamma) are 0; nothing to minimise")
+        _check_temperature(self.temperature)
+        _check_temperature(self.sinkd_temperature)
+        get_divergence(self.divergence)  # unknown name -> ValueError listing the known ones
+        _check_cost(self.cost)
+        if not self.epsilon > 0:
+            raise ValueError(f"SinKD epsilon must be > 0, got {self.epsilon}")
+        if int(self.n_iters) != self.n_iters or self.n_iters < 1:
+            raise ValueError(f"SinKD n_iters must be a positive integer, got {self.n_iters}")
+
+    def __call__(
+        self, student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        _check_pair(student_logits, teacher_logits)
+        if labels.shape != student_logits.shape[:1]:
+            raise ValueError(f"labels must have shape ({student_logits.shape[0]},), "
+                             f"got {tuple(labels.shape)}")
+        parts: dict[str, torch.Tensor] = {}
+        if self.alpha:
+            parts["ce"] = F.cross_entropy(student_logits, labels)
+        if self.beta:
+            parts["kd"] = kd_loss(student_logits, teacher_logits, self.temperature,
+                                  self.divergence, **self.divergence_kwargs)
+        if self.gamma:
+            parts["sinkd"] = sinkd_loss(student_logits, teacher_logits, self.sinkd_temperature,
+                                        self.epsilon, self.n_iters, self.cost, self.debiased)
+        weights = {"ce": self.alpha, "kd": self.beta, "sinkd": self.gamma}
+        total = sum(weights[k] * v for k, v in parts.items())
+        return total, {k: v.detach() for k, v in parts.items()}
