@@ -137,8 +137,8 @@ def _distil(weights, steps=60):
     return (totals[0], totals[-1]), (kds[0], kds[-1])
 
 
-@pytest.mark.parametrize("weights", [dict(alpha=0.0, beta=1.0),
-                                     dict(alpha=0.5, beta=0.5, gamma=0.8)])
+@pytest.mark.parametrize("weights", [{"alpha": 0.0, "beta": 1.0},
+                                     {"alpha": 0.5, "beta": 0.5, "gamma": 0.8}])
 def test_short_distillation_decreases_the_kd_loss(weights):
     (total0, total1), (kd0, kd1) = _distil(weights)
     assert total1 < 0.5 * total0
@@ -149,7 +149,7 @@ def test_sinkd_alone_matches_the_output_distribution_not_each_sample():
     """SinKD is a distance between the batch's two point clouds, blind to which student output
     belongs to which input: alone it falls while the per-sample KD loss does not (hence the
     paper combines it with KD and CE)."""
-    (total0, total1), (kd0, kd1) = _distil(dict(alpha=0.0, gamma=1.0))
+    (total0, total1), (kd0, kd1) = _distil({"alpha": 0.0, "gamma": 1.0})
     assert total1 < 0.5 * total0
     assert kd1 > 0.8 * kd0
 
