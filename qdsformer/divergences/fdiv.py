@@ -33,8 +33,8 @@ Conventions (the literature differs, so they are stated):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 
