@@ -147,11 +147,13 @@ def summary_table(result) -> str:
               f"{'entropy':>8s} {'info kept':>9s} {'col err':>9s}")
     lines = [header, "-" * len(header)]
     for setting in result.settings:
-        v = lambda metric: result.value(setting.label, metric)  # noqa: E731
-        lines.append(f"{setting.label:40s} {v('birkhoff_distance_mean'):10.3g} "
-                     f"{v('birkhoff_distance_std'):9.2g} {int(v('unique')):7d} "
-                     f"{v('entropy_mean'):8.3f} {v('information_kept_mean'):9.3f} "
-                     f"{v('column_error_max'):9.2g}")
+        v = {metric: result.value(setting.label, metric) for metric in (
+            "birkhoff_distance_mean", "birkhoff_distance_std", "unique", "entropy_mean",
+            "information_kept_mean", "column_error_max")}
+        lines.append(f"{setting.label:40s} {v['birkhoff_distance_mean']:10.3g} "
+                     f"{v['birkhoff_distance_std']:9.2g} {int(v['unique']):7d} "
+                     f"{v['entropy_mean']:8.3f} {v['information_kept_mean']:9.3f} "
+                     f"{v['column_error_max']:9.2g}")
     return "\n".join(lines)
 
 

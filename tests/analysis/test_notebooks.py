@@ -1,6 +1,5 @@
 """The analysis notebooks run end to end on small sizes (QDSFORMER_NB_SMALL=1)."""
 
-import os
 import sys
 from pathlib import Path
 

@@ -125,8 +125,12 @@ def test_analyze_command_reports_bad_input(tmp_path, capsys):
 
 def test_scores_from_a_trained_checkpoint(tmp_path):
     from qdsformer.analysis.cli import checkpoint_scores
-    from qdsformer.models import attention_maps, build_model_from_checkpoint, save_checkpoint
-    from qdsformer.models import create_vit
+    from qdsformer.models import (
+        attention_maps,
+        build_model_from_checkpoint,
+        create_vit,
+        save_checkpoint,
+    )
 
     model = create_vit("qdsformer_digits", attention="softmax", depth=2)
     config = {"model": {"preset": "qdsformer_digits", "depth": 2},
