@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("qdsformer.train.cli", "train a ViT with a chosen attention normaliser"),
     "list": ("qdsformer.listing", "list attention normalisers, model presets and datasets"),
     "bench": ("qdsformer.bench.cli", "side-by-side benchmarks written as JSON"),
+    "distill": ("qdsformer.kd.cli", "distil a teacher ViT into a student (KD, SinKD)"),
     "circuits": ("qdsformer.quantum.hardware.cli",
                  "run QontOT circuits on Aer / fake IBM / IBM backends; export QASM"),
     "analyze": ("qdsformer.analysis.cli", "compare attention normalisers: soundness, diversity"),

@@ -296,6 +296,12 @@ def describe(name: str) -> str:
     return spec.formula + (f"  [{params}]" if params else "")
 
 
+def divergence_params(name: str, **kwargs: float) -> Params:
+    """The parameters ``name`` would use with ``kwargs`` (defaults filled in); ValueError for an
+    unknown name, an unknown parameter or an invalid value."""
+    return _params(get_divergence(name), kwargs)
+
+
 def _params(spec: FDivergence, kwargs: Params) -> Params:
     unknown = sorted(set(kwargs) - set(spec.defaults))
     if unknown:

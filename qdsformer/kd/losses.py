@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from qdsformer.divergences import divergence as f_divergence
-from qdsformer.divergences import get_divergence
+from qdsformer.divergences import divergence_params
 from qdsformer.ot.sinkhorn import sinkhorn
 
 SINKD_COSTS = ("l1", "sqeuclidean")
@@ -101,17 +101,6 @@ def pairwise_cost(x: torch.Tensor, y: torch.Tensor, cost: str = "l1") -> torch.T
     return (diff**2).sum(-1)  # (n, m)
 
 
-def _entropic_cost(x: torch.Tensor, y: torch.Tensor, cost: str, epsilon: float,
-                   n_iters: int) -> torch.Tensor:
-    """OT_eps(x, y) = <P, C> + eps KL(P || a b^T), uniform a, b, from one kernel call."""
-    c = pairwise_cost(x, y, cost)  # (n, m)
-    result = sinkhorn(c, epsilon=epsilon, n_iters=n_iters)
-    plan = result.plan  # (n, m), total mass 1
-    log_ab = -torch.log(torch.tensor(float(c.shape[0] * c.shape[1]), dtype=c.dtype))
-    relative_entropy = (torch.xlogy(plan, plan) - plan * log_ab).sum()
-    return result.cost + epsilon * relative_entropy
-
-
 def sinkd_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
@@ -135,7 +124,7 @@ def sinkd_loss(
     ``debiased`` form is the Sinkhorn divergence (Feydy et al., AISTATS 2019)
 
         S = OT_eps(s, t) - (OT_eps(s, s) + OT_eps(t, t)) / 2,
-        OT_eps = <P, C> + epsilon KL(P || 1/B^2),
+        OT_eps = <P, C> + epsilon KL(P || 1/B^2)   (the kernel's ``value``),
 
     which is 0 when student == teacher and >= 0 at convergence (the L1 and squared Euclidean
     costs give positive definite Gibbs kernels). Gradients are unrolled through the
@@ -164,10 +153,10 @@ def sinkd_loss(
     t = torch.softmax(teacher_logits / temperature, dim=-1)  # (B, C)
     if not debiased:
         return sinkhorn(pairwise_cost(s, t, cost), epsilon=epsilon, n_iters=n_iters).cost
-    cross = _entropic_cost(s, t, cost, epsilon, n_iters)
-    self_s = _entropic_cost(s, s, cost, epsilon, n_iters)
-    self_t = _entropic_cost(t, t, cost, epsilon, n_iters)
-    return cross - (self_s + self_t) / 2
+    costs = torch.stack([pairwise_cost(s, t, cost), pairwise_cost(s, s, cost),
+                         pairwise_cost(t, t, cost)])  # (3, B, B): one batched kernel call
+    value = sinkhorn(costs, epsilon=epsilon, n_iters=n_iters).value  # (3,), OT_eps each
+    return value[0] - (value[1] + value[2]) / 2
 
 
 @dataclass
@@ -184,7 +173,9 @@ class DistillationLoss:
         beta: weight of :func:`kd_loss`.
         gamma: weight of :func:`sinkd_loss`.
         temperature: KD temperature (T^2 scaling on).
-        divergence: KD divergence name; ``divergence_kwargs`` its parameters.
+        divergence: KD divergence name.
+        kwargs: the divergence's parameters, e.g. ``{"alpha": 0.1}`` for ``skew_kl`` (named
+            like ``attention.kwargs`` in configs).
         sinkd_temperature, epsilon, n_iters, cost, debiased: passed to :func:`sinkd_loss`.
     """
 
@@ -193,7 +184,7 @@ class DistillationLoss:
     gamma: float = 0.0
     temperature: float = 4.0
     divergence: str = "kl"
-    divergence_kwargs: dict = field(default_factory=dict)
+    kwargs: dict = field(default_factory=dict)
     sinkd_temperature: float = 1.0
     epsilon: float = 0.1
     n_iters: int = 20
@@ -209,7 +200,7 @@ class DistillationLoss:
             raise ValueError("all loss weights (alpha, beta, gamma) are 0; nothing to minimise")
         _check_temperature(self.temperature)
         _check_temperature(self.sinkd_temperature)
-        get_divergence(self.divergence)  # unknown name -> ValueError listing the known ones
+        divergence_params(self.divergence, **self.kwargs)  # unknown name or parameter -> error
         _check_cost(self.cost)
         if not self.epsilon > 0:
             raise ValueError(f"SinKD epsilon must be > 0, got {self.epsilon}")
@@ -228,7 +219,7 @@ class DistillationLoss:
             parts["ce"] = F.cross_entropy(student_logits, labels)
         if self.beta:
             parts["kd"] = kd_loss(student_logits, teacher_logits, self.temperature,
-                                  self.divergence, **self.divergence_kwargs)
+                                  self.divergence, **self.kwargs)
         if self.gamma:
             parts["sinkd"] = sinkd_loss(student_logits, teacher_logits, self.sinkd_temperature,
                                         self.epsilon, self.n_iters, self.cost, self.debiased)

@@ -1,0 +1,56 @@
+"""``qdsformer distill``: distil a teacher ViT into a student ViT with any attention backend.
+
+Loss: alpha * CE + beta * T^2 D(teacher || student) + gamma * SinKD (section ``distill``).
+The teacher is loaded from ``teacher.checkpoint`` (a run folder of ``qdsformer train`` or
+``distill``), or trained first into ``<run dir>/teacher/`` with ``teacher.model``,
+``teacher.attention`` and ``teacher.epochs``. Same conventions as ``qdsformer train``:
+``--config FILE`` (experiments/configs/distill_*.yaml), ``--set a.b=c``, ``--resume RUN_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML config file (see experiments/configs/distill_*)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a config key, e.g. distill.gamma=0.8 or "
+                             "teacher.checkpoint=results/fmnist_softmax/RUN")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR (teacher or student phase)")
+    parser.add_argument("--run-dir", help="where to write this run (default: "
+                        "<run.out_dir>/<experiment>/<timestamp>-seed<seed>)")
+    parser.add_argument("--stop-after-epochs", type=int, default=None,
+                        help="leave after N epochs of the current phase; --resume continues")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from qdsformer.kd.distill import distill, load_distill_config
+
+    if args.resume:
+        if args.config or args.overrides or args.run_dir:
+            raise ValueError("--resume takes the saved config; drop --config/--set/--run-dir")
+        run_dir = Path(args.resume)
+        config = load_distill_config(run_dir / "config.yaml")
+    else:
+        config = load_distill_config(args.config, args.overrides)
+        run_dir = Path(args.run_dir) if args.run_dir else None
+    if args.no_progress:
+        config.run.progress = False
+    summary = distill(config, run_dir=run_dir, resume=bool(args.resume),
+                      stop_after_epochs=args.stop_after_epochs)
+    if not summary["finished"]:
+        print(f"stopped in the {summary['phase']} phase after epoch {summary['epoch']}; "
+              f"continue with: qdsformer distill --resume {summary['run_dir']}")
+        return 0
+    print(f"teacher ({summary['teacher_attention']}): test accuracy "
+          f"{summary['teacher_test_acc']:.4f}")
+    print(f"student ({summary['attention']}) on {summary['dataset']}: test accuracy "
+          f"{summary['test_acc']:.4f} (val {summary['val_acc']:.4f}) in "
+          f"{summary['train_seconds']:.0f}s")
+    print(f"results: {summary['run_dir']}")
+    return 0
