@@ -10,6 +10,7 @@ Examples:
   qdsformer analyze --inputs hypercube --n-samples 2000
   qdsformer analyze --inputs checkpoint --checkpoint results/fmnist_qontot/run0
   qdsformer analyze --operators softmax sinkhorn:n_iters=21 qontot:n_layers=2,n_aux_qubits=3
+  qdsformer analyze --operators default qr:noise_std=1e-7   # the defaults plus one more
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--block", type=int, default=None,
                         help="checkpoint inputs: only this attention block (default: all)")
     parser.add_argument("--operators", nargs="+", default=None, metavar="SPEC",
-                        help="operators as name[:key=value,...]; default: every registered "
-                             "normaliser, sinkhorn at 3 and 21 iterations, qontot over "
-                             "--qontot-layers x --qontot-aux")
+                        help="operators as name[:key=value,...]; the word 'default' stands "
+                             "for every registered normaliser, sinkhorn at 3 and 21 iterations "
+                             "and qontot over --qontot-layers x --qontot-aux (the default)")
     parser.add_argument("--qontot-layers", type=int, nargs="+", default=[1, 2, 4, 8, 16],
                         help="circuit depths for the default qontot settings")
     parser.add_argument("--qontot-aux", type=int, nargs="+", default=[0, 3],
@@ -164,10 +165,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--n-samples must be >= 1, got {args.n_samples}")
     if args.param_draws < 1:
         raise ValueError(f"--param-draws must be >= 1, got {args.param_draws}")
-    if args.operators:
-        settings = [parse_setting(spec) for spec in args.operators]
-    else:
-        settings = default_settings(args.qontot_layers, args.qontot_aux)
+    settings = []
+    for spec in args.operators or ["default"]:
+        extra = (default_settings(args.qontot_layers, args.qontot_aux) if spec == "default"
+                 else [parse_setting(spec)])
+        settings += [s for s in extra if s not in settings]
     scores, description = load_inputs(args)
     out = Path(args.out) if args.out else Path("results") / "analysis" / args.inputs
     print(f"inputs: {description}; {len(settings)} operator settings")

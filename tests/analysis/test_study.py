@@ -116,6 +116,18 @@ def test_analyze_command_writes_long_form_csv_json_and_figures(tmp_path, capsys)
     assert "sinkhorn(n_iters=3)" in capsys.readouterr().out
 
 
+def test_analyze_command_expands_default_operators(tmp_path, capsys):
+    out = tmp_path / "an"
+    code = main(["analyze", "--inputs", "random", "--n-samples", "3", "--size", "4",
+                 "--operators", "default", "qr:noise_std=1e-7", "softmax", "--qontot-layers",
+                 "1", "--qontot-aux", "0", "--param-draws", "1", "--no-figures",
+                 "--out", str(out)])
+    assert code == 0
+    labels = json.loads((out / "metrics.json").read_text())["operators"]
+    expected = [s.label for s in default_settings([1], [0])] + ["qr(noise_std=1e-07)"]
+    assert labels == expected  # defaults once, extras appended, duplicates dropped
+
+
 def test_analyze_command_reports_bad_input(tmp_path, capsys):
     assert main(["analyze", "--operators", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown attention normaliser 'nope'" in capsys.readouterr().err
