@@ -1,0 +1,332 @@
+"""Variational ansaetze for the QontOT attention circuit, and their Qiskit / PennyLane export.
+
+Every ansatz here is a sequence of two-qubit *blocks* on adjacent qubits ``(k, k + 1)``:
+
+    B(a, b, c, d) = RZZ(d) . RXX(c) . (RY(a) (x) RY(b)),
+
+    RY(a)  = exp(-i a Y / 2),   RXX(c) = exp(-i c X(x)X / 2),   RZZ(d) = exp(-i d Z(x)Z / 2),
+
+four parameters per block, B(0, 0, 0, 0) = I. RXX and RZZ commute and are symmetric, so
+B^T = RXX(c) RZZ(d) (RY(-a) (x) RY(-b)) read right to left, i.e. the gate sequence
+RZZ(d), RXX(c), RY(-a), RY(-b): a transposed block is again made of native gates. Qiskit
+(``ry``, ``rxx``, ``rzz``) and PennyLane (``RY``, ``IsingXX``, ``IsingZZ``) name all three.
+
+Ansaetze (the QDSFormer paper, Born et al. 2025, names them but did not publish the gates;
+this is our construction):
+
+- ``simple``: a brick wall. One layer = blocks on (0,1), (2,3), ... then on (1,2), (3,4), ...,
+  so ``q - 1`` blocks and ``4 (q - 1)`` parameters per layer; identity at zero angles.
+- ``parted``: the hardware layout of the same family. Its first ``ceil(L / 2)`` layers form a
+  brick wall W1 that runs, transposed, on the purification register of the Bell-pair readout
+  (``(V (x) I)|Phi+> = (I (x) V^T)|Phi+>``), the remaining layers a brick wall W2 on the
+  system: ``unitary = W2 . W1^T``, half the depth on hardware.
+
+Qubit order: qubit 0 is the most significant bit of our basis index (data qubits first,
+then auxiliary qubits), as in PennyLane (wire k = our qubit k). Qiskit is little-endian, so
+:meth:`Ansatz.to_qiskit` puts our qubit k on Qiskit qubit ``q - 1 - k``; with that,
+``qiskit.quantum_info.Operator(ansatz.to_qiskit(a)).data == ansatz.unitary(a)`` entry by entry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+__all__ = [
+    "Ansatz",
+    "Block",
+    "Gate",
+    "block_matrices",
+    "get_ansatz",
+    "list_ansaetze",
+    "register_ansatz",
+]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block B(a, b, c, d) on qubits (qubit, qubit + 1).
+
+    Attributes:
+        qubit: the first (more significant) of the two adjacent qubits.
+        params: indices of (a, b, c, d) in the ansatz's angle vector.
+        transposed: the block acts as B^T (the parted ansatz's purification half).
+    """
+
+    qubit: int
+    params: tuple[int, int, int, int]
+    transposed: bool = False
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One native gate for export: ``name`` in {"ry", "rxx", "rzz"} with angle sign * angles[param]."""
+
+    name: str
+    qubits: tuple[int, ...]
+    param: int
+    sign: float = 1.0
+
+
+def block_matrices(theta: torch.Tensor, transposed: torch.Tensor | None = None) -> torch.Tensor:
+    """The 4x4 block unitaries B(a, b, c, d) = RZZ(d) RXX(c) (RY(a) (x) RY(b)).
+
+    Args:
+        theta: (..., 4) real angles (a, b, c, d).
+        transposed: optional bool (...,) or broadcastable mask; where True, B^T is returned.
+
+    Returns:
+        (..., 4, 4) complex64 (complex128 for float64 angles), differentiable in ``theta``.
+        Row/column index = 2 * bit(first qubit) + bit(second qubit).
+    """
+    if theta.shape[-1] != 4:
+        raise ValueError(f"block angles need a last dimension of 4, got shape {tuple(theta.shape)}")
+    a, b, c, d = theta.unbind(-1)  # each (...)
+    ca, sa, cb, sb = torch.cos(a / 2), torch.sin(a / 2), torch.cos(b / 2), torch.sin(b / 2)
+    ry_a = torch.stack([torch.stack([ca, -sa], -1), torch.stack([sa, ca], -1)], -2)  # (..., 2, 2)
+    ry_b = torch.stack([torch.stack([cb, -sb], -1), torch.stack([sb, cb], -1)], -2)  # (..., 2, 2)
+    kron = (ry_a[..., :, None, :, None] * ry_b[..., None, :, None, :])  # (..., 2, 2, 2, 2)
+    kron = kron.reshape(*theta.shape[:-1], 4, 4)  # (..., 4, 4) real
+    # RXX(c) = cos(c/2) I - i sin(c/2) X(x)X; X(x)X reverses the row order.
+    cos_c = torch.cos(c / 2)[..., None, None]
+    sin_c = torch.sin(c / 2)[..., None, None]
+    mixed = torch.complex(cos_c * kron, -sin_c * kron.flip(-2))  # (..., 4, 4)
+    # RZZ(d) = diag(e^{-id/2}, e^{id/2}, e^{id/2}, e^{-id/2})
+    half = d / 2
+    phase = torch.stack([-half, half, half, -half], -1)  # (..., 4)
+    rzz = torch.polar(torch.ones_like(phase), phase)  # (..., 4)
+    block = rzz[..., :, None] * mixed  # (..., 4, 4)
+    if transposed is not None:
+        block = torch.where(transposed[..., None, None], block.transpose(-1, -2), block)
+    return block
+
+
+class Ansatz:
+    """A fixed sequence of :class:`Block` s on ``n_qubits`` qubits with ``n_params`` angles.
+
+    Subclasses only lay out the blocks; simulation and export are shared. See the module
+    docstring for the block, the qubit order and the Qiskit mapping.
+
+    Attributes:
+        name: registry name.
+        n_qubits: q.
+        n_layers: circuit layers.
+        n_params: length of the angle vector.
+        blocks: the blocks in application order (first applied first).
+        n_pre_blocks: how many leading blocks belong to the hardware "pre" part that runs,
+            transposed, on the purification register (0 for ``simple``).
+    """
+
+    name: str = ""
+
+    def __init__(self, n_qubits: int, n_layers: int) -> None:
+        if not isinstance(n_qubits, int) or n_qubits < 2:
+            raise ValueError(f"ansatz {self.name!r}: n_qubits must be an int >= 2, got {n_qubits!r}")
+        if not isinstance(n_layers, int) or n_layers < 1:
+            raise ValueError(f"ansatz {self.name!r}: n_layers must be an int >= 1, got {n_layers!r}")
+        self.n_qubits = n_qubits
+        self.n_layers = n_layers
+        self.blocks, self.n_pre_blocks = self._layout()
+        self.n_params = 4 * len(self.blocks)
+        self._param_index = torch.tensor([blk.params for blk in self.blocks])  # (K, 4)
+        self._transposed = torch.tensor([blk.transposed for blk in self.blocks])  # (K,)
+        self._block_qubits = tuple(blk.qubit for blk in self.blocks)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(n_qubits={self.n_qubits}, n_layers={self.n_layers}, "
+                f"n_params={self.n_params})")
+
+    # ----------------------------------------------------------------- layout
+    def _brick_wall(self, n_layers: int, first_param: int) -> list[Block]:
+        """``n_layers`` brick-wall layers, parameters numbered from ``first_param``."""
+        q, blocks, p = self.n_qubits, [], first_param
+        for _ in range(n_layers):
+            for start in (0, 1):
+                for k in range(start, q - 1, 2):
+                    blocks.append(Block(k, (p, p + 1, p + 2, p + 3)))
+                    p += 4
+        return blocks
+
+    def _layout(self) -> tuple[list[Block], int]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- simulation
+    def _check_angles(self, angles: torch.Tensor) -> None:
+        if not torch.is_tensor(angles) or angles.is_complex() or not angles.is_floating_point():
+            raise ValueError(f"{self!r}: angles must be a real floating tensor, got {angles!r}")
+        if angles.dim() < 1 or angles.shape[-1] != self.n_params:
+            raise ValueError(f"{self!r}: angles must have shape (..., {self.n_params}), "
+                             f"got {tuple(angles.shape)}")
+
+    def block_unitaries(self, angles: torch.Tensor) -> torch.Tensor:
+        """angles (..., n_params) -> the blocks' 4x4 unitaries (..., K, 4, 4), in order."""
+        self._check_angles(angles)
+        index = self._param_index.to(angles.device)
+        theta = angles[..., index]  # (..., K, 4)
+        return block_matrices(theta, self._transposed.to(angles.device))  # (..., K, 4, 4)
+
+    def unitary(self, angles: torch.Tensor) -> torch.Tensor:
+        """The circuit unitary V for each angle vector.
+
+        Args:
+            angles: (..., n_params) real; float32 gives complex64, float64 complex128.
+
+        Returns:
+            V (..., 2^q, 2^q), V = B_K ... B_1, our qubit order (qubit 0 most significant).
+            Differentiable through the adjoint-method simulator: backward memory does not
+            grow with the number of layers.
+        """
+        from qdsformer.quantum.simulator import apply_blocks
+
+        blocks = self.block_unitaries(angles)  # (..., K, 4, 4)
+        return apply_blocks(blocks, self._block_qubits, self.n_qubits)  # (..., D, D)
+
+    # ----------------------------------------------------------------- export
+    def gates(self, blocks: Sequence[Block] | None = None) -> list[Gate]:
+        """Native gates of ``blocks`` (default: all) in application order."""
+        out: list[Gate] = []
+        for blk in self.blocks if blocks is None else blocks:
+            a, b, c, d = blk.params
+            k, pair = blk.qubit, (blk.qubit, blk.qubit + 1)
+            if blk.transposed:
+                out += [Gate("rzz", pair, d), Gate("rxx", pair, c),
+                        Gate("ry", (k,), a, -1.0), Gate("ry", (k + 1,), b, -1.0)]
+            else:
+                out += [Gate("ry", (k,), a), Gate("ry", (k + 1,), b),
+                        Gate("rxx", pair, c), Gate("rzz", pair, d)]
+        return out
+
+    def _angle_list(self, angles) -> list:
+        """Angles for export: ``None`` -> a Qiskit ParameterVector, else a flat float list."""
+        if torch.is_tensor(angles):
+            angles = angles.detach().cpu().double().reshape(-1).tolist()
+        angles = list(angles)
+        if len(angles) != self.n_params:
+            raise ValueError(f"{self!r}: expected {self.n_params} angles, got {len(angles)}")
+        return angles
+
+    def to_qiskit(self, angles=None, blocks: Sequence[Block] | None = None):
+        """A Qiskit ``QuantumCircuit`` on q qubits for one angle vector.
+
+        Args:
+            angles: (n_params,) tensor or sequence of floats; ``None`` gives a parameterised
+                circuit over ``ParameterVector("theta", n_params)`` (bind with
+                ``assign_parameters``).
+            blocks: subset of ``self.blocks`` to export (default: all).
+
+        Our qubit k sits on Qiskit qubit ``q - 1 - k``, so ``Operator(circuit).data`` equals
+        :meth:`unitary` (little-endian Qiskit index == our big-endian index).
+        """
+        from qiskit import QuantumCircuit
+        from qiskit.circuit import ParameterVector
+
+        q = self.n_qubits
+        values = (ParameterVector("theta", self.n_params) if angles is None
+                  else self._angle_list(angles))
+        circuit = QuantumCircuit(q, name=f"{self.name}_q{q}_L{self.n_layers}")
+        for gate in self.gates(blocks):
+            wires = [q - 1 - k for k in gate.qubits]
+            value = gate.sign * values[gate.param]
+            getattr(circuit, gate.name)(value, *wires)
+        return circuit
+
+    def hardware_parts(self, angles=None):
+        """The two Qiskit circuits of the Bell-pair readout: ``(pre, post)``.
+
+        ``unitary(angles) == Operator(post).data @ Operator(pre).data.T``: ``post`` runs on the
+        system register (D, A) and ``pre`` on the purification register (D', A'), since
+        ``(V (x) I)|Phi+> = (I (x) V^T)|Phi+>``. For ``simple`` ``pre`` is empty; for
+        ``parted`` it is the first half of the layers, so each register sees half the depth.
+        Same qubit mapping and ``angles`` convention as :meth:`to_qiskit`.
+        """
+        pre = [Block(b.qubit, b.params) for b in self.blocks[: self.n_pre_blocks][::-1]]
+        post = list(self.blocks[self.n_pre_blocks:])
+        return self.to_qiskit(angles, pre), self.to_qiskit(angles, post)
+
+    def to_pennylane(self, angles, wires: Sequence | None = None) -> list:
+        """PennyLane operations (``RY``, ``IsingXX``, ``IsingZZ``) for the circuit.
+
+        Args:
+            angles: (n_params,) or (batch, n_params) tensor / array (any PennyLane interface;
+                a leading batch dimension uses parameter broadcasting).
+            wires: labels for our qubits 0..q-1 (default ``range(q)``, same order as ours:
+                wire 0 is the most significant).
+
+        Returns:
+            The operations in application order; call inside a QNode or pass to ``qml.matrix``.
+        """
+        import pennylane as qml
+
+        wires = list(range(self.n_qubits)) if wires is None else list(wires)
+        if len(wires) != self.n_qubits:
+            raise ValueError(f"{self!r}: need {self.n_qubits} wires, got {len(wires)}")
+        if angles.shape[-1] != self.n_params:
+            raise ValueError(f"{self!r}: angles must have shape (..., {self.n_params}), "
+                             f"got {tuple(angles.shape)}")
+        kinds = {"ry": qml.RY, "rxx": qml.IsingXX, "rzz": qml.IsingZZ}
+        return [kinds[g.name](g.sign * angles[..., g.param], wires=[wires[k] for k in g.qubits])
+                for g in self.gates()]
+
+
+_ANSAETZE: dict[str, type[Ansatz]] = {}
+
+
+def register_ansatz(name: str) -> Callable[[type[Ansatz]], type[Ansatz]]:
+    """Class decorator adding an :class:`Ansatz` subclass to the registry under ``name``."""
+
+    def decorate(cls: type[Ansatz]) -> type[Ansatz]:
+        if name in _ANSAETZE and _ANSAETZE[name] is not cls:
+            raise ValueError(f"ansatz name {name!r} is already registered")
+        cls.name = name
+        _ANSAETZE[name] = cls
+        return cls
+
+    return decorate
+
+
+def list_ansaetze() -> list[str]:
+    """Names of the registered ansaetze, sorted."""
+    return sorted(_ANSAETZE)
+
+
+def get_ansatz(name: str, n_qubits: int, n_layers: int) -> Ansatz:
+    """Build the ansatz registered as ``name`` on ``n_qubits`` qubits with ``n_layers`` layers.
+
+    Raises:
+        ValueError: unknown ``name`` (the message lists the known ones) or bad sizes.
+    """
+    if name not in _ANSAETZE:
+        raise ValueError(f"unknown ansatz {name!r}; known: {', '.join(list_ansaetze())}")
+    return _ANSAETZE[name](n_qubits, n_layers)
+
+
+@register_ansatz("simple")
+class SimpleAnsatz(Ansatz):
+    """Brick wall of blocks B(a, b, c, d): per layer (0,1), (2,3), ... then (1,2), (3,4), ...
+
+    ``n_params = 4 (q - 1) n_layers``; V = identity at zero angles.
+    """
+
+    def _layout(self) -> tuple[list[Block], int]:
+        return self._brick_wall(self.n_layers, 0), 0
+
+
+@register_ansatz("parted")
+class PartedAnsatz(Ansatz):
+    """The simple family split for hardware: V = W2 . W1^T.
+
+    W1 = brick wall of the first ``ceil(L / 2)`` layers (parameters first), W2 = brick wall
+    of the remaining ``floor(L / 2)`` layers. W1^T is applied as W1's blocks in reverse
+    order, each transposed, so in simulation this is again a product of blocks of the simple
+    family; on hardware W1 runs on the purification register (see :meth:`hardware_parts`).
+    """
+
+    def _layout(self) -> tuple[list[Block], int]:
+        n_pre = math.ceil(self.n_layers / 2)
+        pre = self._brick_wall(n_pre, 0)
+        post = self._brick_wall(self.n_layers - n_pre, 4 * len(pre))
+        pre_t = [Block(b.qubit, b.params, transposed=True) for b in reversed(pre)]
+        return pre_t + post, len(pre_t)

@@ -1,0 +1,138 @@
+"""The batched exact circuit simulator: all unitaries at once, gate by gate, adjoint backward.
+
+The circuit is a product of two-qubit blocks on adjacent qubits, V = G_K ... G_1. Each block
+acts on the full 2^q x 2^q unitary of every circuit in the batch at once: with qubit k the
+(k+1)-th most significant bit of the row index, the rows of V reshape to
+(2^k, 4, 2^(q-k-2) * 2^q) and the block is one batched 4x4 matmul on the middle axis.
+
+Backward (adjoint method, as in quantum-circuit autodiff, e.g. Jones & Gacon 2020): forward
+keeps only the final V. With Lambda_k = dL/dV_k (PyTorch's conjugate convention), walking
+the blocks in reverse,
+
+    V_{k-1} = G_k^dagger V_k,   Lambda_{k-1} = G_k^dagger Lambda_k,
+    dL/dG_k = Lambda_k V_{k-1}^dagger  (contracted over all axes but the block's two),
+
+so backward memory is a few copies of V whatever the depth (the K blocks' 4x4 matrices
+aside), and time is about twice the forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = ["apply_block", "apply_blocks"]
+
+
+def apply_block(gate: torch.Tensor, state: torch.Tensor, qubit: int,
+                out: torch.Tensor | None = None) -> torch.Tensor:
+    """Left-multiply each matrix of ``state`` by a two-qubit gate on (qubit, qubit + 1).
+
+    Args:
+        gate: (..., N, 4, 4) complex, broadcastable against ``state``'s leading dims.
+        state: (..., N, D, C) contiguous complex, D = 2^q rows, C columns.
+        qubit: first (more significant) target qubit.
+        out: optional preallocated result buffer shaped like ``state`` (not ``state``
+            itself); reusing buffers avoids a fresh allocation per gate.
+
+    Returns:
+        (..., N, D, C): (I (x) gate (x) I) state, matrix by matrix.
+    """
+    view = state.view(*state.shape[:-2], 1 << qubit, 4, -1)  # (..., N, 2^k, 4, R)
+    gate = gate.unsqueeze(-3)  # (..., N, 1, 4, 4)
+    if out is None:
+        return torch.matmul(gate, view).view(state.shape)  # (..., N, D, C)
+    torch.matmul(gate, view, out=out.view(view.shape))
+    return out
+
+
+# Size of one chunk of the state buffers on CPU: the batch is processed in chunks small
+# enough to stay in a core's L2 cache through all K gates (2-3x faster than streaming the
+# whole batch through memory once per gate). Each chunk is still one batched op per gate;
+# on CUDA the whole batch is one chunk.
+CPU_CHUNK_BYTES = 1 << 20
+
+
+def _chunk_slices(n: int, bytes_per_item: int, device: torch.device) -> list[slice]:
+    if device.type != "cpu":
+        return [slice(0, n)]
+    size = max(1, CPU_CHUNK_BYTES // bytes_per_item)
+    return [slice(i, min(n, i + size)) for i in range(0, n, size)]
+
+
+class _AdjointCircuit(torch.autograd.Function):
+    """blocks (N, K, 4, 4) -> V (N, D, D); backward by uncomputing with the gates' inverses."""
+
+    @staticmethod
+    def forward(ctx, blocks: torch.Tensor, qubits: tuple[int, ...], n_qubits: int):
+        n, dim = blocks.shape[0], 1 << n_qubits
+        kw = {"dtype": blocks.dtype, "device": blocks.device}
+        final = torch.empty(n, dim, dim, **kw)  # (N, D, D)
+        eye = torch.eye(dim, **kw)  # (D, D)
+        slices = _chunk_slices(n, 2 * dim * dim * blocks.element_size(), blocks.device)
+        buffers = torch.empty(2, slices[0].stop, dim, dim, **kw)  # ping-pong (2, c, D, D)
+        for sl in slices:
+            c = sl.stop - sl.start
+            state, spare = buffers[0, :c], buffers[1, :c]  # (c, D, D) each
+            state.copy_(eye.expand(c, dim, dim))
+            for k, qubit in enumerate(qubits):
+                state, spare = apply_block(blocks[sl, k], state, qubit, out=spare), state
+            final[sl] = state
+        ctx.save_for_backward(blocks, final)
+        ctx.qubits = qubits
+        return final
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_v: torch.Tensor):
+        blocks, final = ctx.saved_tensors
+        qubits, n, dim = ctx.qubits, final.shape[0], final.shape[-1]
+        kw = {"dtype": final.dtype, "device": final.device}
+        # conj(V_{k-1}) = G_k^T conj(V_k) and Lambda_{k-1} = G_k^dag Lambda_k: one batched
+        # matmul uncomputes both, and Lambda V^dag = Lambda conj(V)^T needs no conjugation.
+        inverses = torch.stack([blocks.transpose(-1, -2), blocks.mH]).resolve_conj()  # (2, N, K, 4, 4)
+        inverses = inverses.contiguous()
+        inner = torch.empty_like(blocks)  # (N, K, 4, 4): Lambda_{k-1} V_{k-1}^dag
+        slices = _chunk_slices(n, 4 * dim * dim * final.element_size(), final.device)
+        buffers = torch.empty(2, 2, slices[0].stop, dim, dim, **kw)  # ping-pong (2, 2, c, D, D)
+        for sl in slices:
+            c = sl.stop - sl.start
+            pair, spare = buffers[0, :, :c], buffers[1, :, :c]  # (2, c, D, D): conj V_k, Lambda_k
+            torch.conj_physical(final[sl], out=pair[0])
+            pair[1] = grad_v[sl]
+            for k in range(len(qubits) - 1, -1, -1):
+                pair, spare = apply_block(inverses[:, sl, k], pair, qubits[k], out=spare), pair
+                lam = pair[1].view(c, 1 << qubits[k], 4, -1)  # (c, 2^k, 4, R)
+                conj_prev = pair[0].view(c, 1 << qubits[k], 4, -1)  # (c, 2^k, 4, R)
+                inner[sl, k] = torch.matmul(lam, conj_prev.transpose(-1, -2)).sum(1)  # (c, 4, 4)
+        # dL/dG_k = Lambda_k V_{k-1}^dag = G_k (Lambda_{k-1} V_{k-1}^dag)
+        return blocks @ inner, None, None
+
+
+def apply_blocks(blocks: torch.Tensor, qubits: Sequence[int], n_qubits: int) -> torch.Tensor:
+    """V = G_K ... G_1 for a batch of circuits of two-qubit blocks on adjacent qubits.
+
+    Args:
+        blocks: (..., K, 4, 4) complex block unitaries, applied first to last.
+        qubits: K ints, block k acts on (qubits[k], qubits[k] + 1); qubit 0 is the most
+            significant bit of the basis index.
+        n_qubits: q.
+
+    Returns:
+        V (..., 2^q, 2^q) with the dtype/device of ``blocks``. Differentiable w.r.t. ``blocks``
+        by the adjoint method (memory independent of K).
+    """
+    qubits = tuple(int(k) for k in qubits)
+    if not blocks.is_complex() or blocks.dim() < 3 or blocks.shape[-2:] != (4, 4):
+        raise ValueError(f"blocks must be complex (..., K, 4, 4), got {blocks.dtype} "
+                         f"{tuple(blocks.shape)}")
+    if blocks.shape[-3] != len(qubits):
+        raise ValueError(f"{blocks.shape[-3]} blocks but {len(qubits)} qubit positions")
+    bad = [k for k in qubits if not 0 <= k <= n_qubits - 2]
+    if bad:
+        raise ValueError(f"block qubits {bad} out of range 0..{n_qubits - 2} for {n_qubits} qubits")
+    lead = blocks.shape[:-3]
+    flat = blocks.reshape(-1, len(qubits), 4, 4)  # (N, K, 4, 4)
+    dim = 1 << n_qubits
+    return _AdjointCircuit.apply(flat, qubits, n_qubits).reshape(*lead, dim, dim)
