@@ -1,13 +1,14 @@
 """``qdsformer circuits``: run QontOT Bell-pair circuits on simulators / IBM backends, export QASM.
 
   qdsformer circuits run circuits/dsm4_small.yaml --backend aer-noisy:fake_nairobi --shots 4000
-  qdsformer circuits sweep circuits/dsm4_small.yaml --backend aer --shots 100 1000 10000
+  qdsformer circuits sweep circuits/dsm4_small.yaml --backend aer aer-noisy:fake_nairobi \
+      --shots 100 1000 10000
   qdsformer circuits export circuits/dsm8_hardware.yaml circuits/dsm4_small.yaml
 
 Backends: exact, statevector, aer, aer-noisy:<fake backend>, ibm:<backend> (IBM account from
 the saved Qiskit account or QISKIT_IBM_TOKEN / QISKIT_IBM_INSTANCE; ``--ibm-channel local``
 runs ibm:<fake backend> offline). ``run`` writes <spec>__<backend>__<shots>.json and .png,
-``sweep`` <spec>__<backend>__sweep.json/.csv/.png, into results/circuits/ (or --out).
+``sweep`` <spec>__<backends>__sweep.json/.csv/.png, into results/circuits/ (or --out).
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ from pathlib import Path
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="circuit spec YAML, e.g. circuits/dsm4_small.yaml")
-    parser.add_argument("--backend", default=None,
-                        help="exact | statevector | aer | aer-noisy:<fake> | ibm:<name> "
-                             "(default: the spec's run.backend)")
     parser.add_argument("--seed", type=int, default=None, help="transpiler + simulator seed")
     parser.add_argument("--optimization-level", type=int, default=None, choices=(0, 1, 2, 3))
     parser.add_argument("--dd", dest="dynamical_decoupling", action="store_true", default=None,
@@ -42,9 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="circuits_command", metavar="ACTION", required=True)
     run_p = sub.add_parser("run", help="estimate the DSM of a spec on one backend; JSON + PNG")
     _common(run_p)
+    run_p.add_argument("--backend", default=None,
+                       help="exact | statevector | aer | aer-noisy:<fake> | ibm:<name> "
+                            "(default: the spec's run.backend)")
     run_p.add_argument("--shots", type=int, default=None, help="shots (default: the spec's)")
     sweep_p = sub.add_parser("sweep", help="estimate error vs shots; JSON + CSV + PNG")
     _common(sweep_p)
+    sweep_p.add_argument("--backend", nargs="+", default=None,
+                         help="one or more backends (default: the spec's run.backend)")
     sweep_p.add_argument("--shots", type=int, nargs="+", required=True,
                          help="shot counts, e.g. 100 1000 10000")
     export_p = sub.add_parser("export", help="write OpenQASM 3 of the Bell-pair circuits")
@@ -77,8 +80,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(record, indent=1))
     plot_run(record, stem.with_suffix(".png"))
-    print(f"{spec.name} on {record['backend']} ({record['shots']} shots, "
-          f"{spec.n_circuit_qubits} qubits)")
+    shots = f"{record['shots']} shots" if record["shots"] else "exact probabilities"
+    print(f"{spec.name} on {record['backend']} ({shots}, {spec.n_circuit_qubits} qubits)")
     print(f"  Frobenius to exact P: raw {record['frobenius_raw']:.4f}, "
           f"mitigated {record['frobenius_mitigated']:.4f}"
           + (f" (ideal shot noise ~{record['shot_noise_frobenius']:.4f})"
@@ -96,9 +99,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from qdsformer.quantum.hardware.figures import plot_sweep
 
     spec = load_spec(args.spec)
-    backend = args.backend or spec.run.backend
-    rows = shots_sweep(spec, backend, args.shots, **_run_kwargs(args))
-    stem = Path(args.out) / f"{spec.name}__{_slug(backend)}__sweep"
+    backends = args.backend or [spec.run.backend]
+    rows = [row for backend in backends
+            for row in shots_sweep(spec, backend, args.shots, **_run_kwargs(args))]
+    stem = Path(args.out) / f"{spec.name}__{'+'.join(_slug(b) for b in backends)}__sweep"
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     with stem.with_suffix(".csv").open("w", newline="") as fh:
@@ -106,11 +110,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         writer.writeheader()
         writer.writerows(rows)
     plot_sweep(rows, stem.with_suffix(".png"))
-    print(f"{'shots':>8} {'frob_raw':>10} {'frob_mit':>10} {'shot_noise':>10} "
+    print(f"{'backend':>24} {'shots':>8} {'frob_raw':>10} {'frob_mit':>10} {'shot_noise':>10} "
           f"{'spear_raw':>10} {'entropy_raw':>11}")
     for r in rows:
         noise = r["shot_noise_frobenius"]
-        print(f"{r['shots']:>8} {r['frobenius_raw']:>10.4f} {r['frobenius_mitigated']:>10.4f} "
+        print(f"{r['backend']:>24} {r['shots']:>8} {r['frobenius_raw']:>10.4f} "
+              f"{r['frobenius_mitigated']:>10.4f} "
               f"{'-' if noise is None else f'{noise:.4f}':>10} {r['spearman_raw']:>10.4f} "
               f"{r['entropy_raw']:>11.4f}")
     print(f"wrote {stem.with_suffix('.json')}, .csv and .png")

@@ -155,6 +155,23 @@ def _circuit_facts(circuits: Sequence) -> dict[str, Any]:
             "transpiled_ops": {k: int(v) for k, v in ops.items()}}
 
 
+class StatevectorRunner:
+    """Exact outcome probabilities of each Bell circuit (no shots, no noise)."""
+
+    num_qubits = None
+
+    def sample(self, circuits: Sequence, shots: int | None = None
+               ) -> tuple[list[dict[int, float]], dict]:
+        """{outcome index i*n+j: probability} per circuit (``shots`` is ignored), run facts."""
+        out = []
+        for circuit in circuits:
+            q_d = circuit.cregs[0].size // 2
+            freq = exact_frequencies(circuit, circuit.num_qubits // 2, q_d)  # (n*n,)
+            out.append(dict(enumerate(freq.tolist())))
+        return out, {"simulator": "qiskit.quantum_info.Statevector",
+                     "circuit_depth": circuits[0].depth()}
+
+
 class AerRunner:
     """Aer with shots, ideal or with a fake backend's noise model, transpiled and seeded."""
 
@@ -216,7 +233,8 @@ class RuntimeRunner:
         with Batch(backend=self.backend) as batch:
             sampler = Sampler(mode=batch)
             sampler.options.default_shots = shots
-            sampler.options.simulator.seed_simulator = self.seed  # local mode only
+            if _is_local(self.backend):  # simulator options only exist in local mode
+                sampler.options.simulator.seed_simulator = self.seed
             if self.dynamical_decoupling:
                 sampler.options.dynamical_decoupling.enable = True
                 sampler.options.dynamical_decoupling.sequence_type = "XY4"
@@ -235,10 +253,20 @@ class RuntimeRunner:
         return counts, facts
 
 
+def _is_local(backend) -> bool:
+    """True for fake backends and Aer simulators (the runtime's local testing mode)."""
+    from qiskit_aer import AerSimulator
+    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
+
+    return isinstance(backend, (FakeBackendV2, AerSimulator))
+
+
 def make_runner(choice: BackendChoice, *, seed: int, optimization_level: int,
                 dynamical_decoupling: bool = False, twirling: bool = False,
                 ibm_channel: str | None = None, service=None):
-    """The runner for a parsed backend (``aer``, ``aer-noisy:<fake>`` or ``ibm:<name>``)."""
+    """The runner for a parsed backend (all kinds but ``exact``, which has no circuit)."""
+    if choice.kind == "statevector":
+        return StatevectorRunner()
     if choice.kind == "aer":
         if dynamical_decoupling or twirling:
             raise ValueError("dynamical decoupling / twirling need a device backend: use "
@@ -272,14 +300,15 @@ def estimate_dsms(ansatz, angles: torch.Tensor, n_data_qubits: int, n_tokens: in
         angles: (N, n_params) encoded angles, one circuit each.
         n_data_qubits: q_d.
         n_tokens: T (<= 2^q_d).
-        runner: an :class:`AerRunner` / :class:`RuntimeRunner` (from :func:`make_runner`).
-        shots: shots per circuit.
+        runner: a runner from :func:`make_runner` (``sample(circuits, shots)``).
+        shots: shots per circuit (None only for :class:`StatevectorRunner`).
         layout: ``direct`` or ``parted``.
 
     Returns:
         (estimates (N, T, T) float64, counts per circuit, run facts).
     """
-    check_shots(shots)
+    if not isinstance(runner, StatevectorRunner):
+        check_shots(shots)
     circuits = [bell_readout_circuit(ansatz, a, n_data_qubits, layout) for a in angles]
     counts, facts = runner.sample(circuits, shots)
     freq = torch.stack([counts_to_frequencies(c, n_data_qubits) for c in counts])  # (N, n*n)
@@ -320,21 +349,15 @@ def run_dsm(spec: CircuitSpec, backend: str | None = None, shots: int | None = N
     if choice.kind == "exact":
         return DSMRun(spec, str(choice), None, exact, exact.clone(), None,
                       {"simulator": "qdsformer.quantum (torch)"})
-    ansatz = spec_ansatz(spec)
-    angles = spec_angles(spec)  # (n_params,)
-    if choice.kind == "statevector":
-        circuit = bell_readout_circuit(ansatz, angles, spec.n_data_qubits, spec.layout,
-                                       measure=False)
-        freq = exact_frequencies(circuit, spec.n_qubits, spec.n_data_qubits)  # (n*n,)
-        return DSMRun(spec, str(choice), None, exact, frequencies_to_dsm(freq, spec.n_tokens),
-                      None, {"simulator": "qiskit.quantum_info.Statevector",
-                             "circuit_depth": circuit.depth()})
     runner = make_runner(choice, seed=opts.seed, optimization_level=opts.optimization_level,
                          dynamical_decoupling=opts.dynamical_decoupling,
                          twirling=opts.twirling, ibm_channel=ibm_channel, service=service)
     check_qubit_budget(spec, runner.num_qubits, str(choice))
-    estimates, counts, facts = estimate_dsms(ansatz, angles[None], spec.n_data_qubits,
-                                             spec.n_tokens, runner, opts.shots, spec.layout)
+    shots = None if choice.kind == "statevector" else opts.shots
+    estimates, counts, facts = estimate_dsms(spec_ansatz(spec), spec_angles(spec)[None],
+                                             spec.n_data_qubits, spec.n_tokens, runner, shots,
+                                             spec.layout)
     facts.update(n_circuit_qubits=spec.n_circuit_qubits, layout=spec.layout, seed=opts.seed,
                  optimization_level=opts.optimization_level)
-    return DSMRun(spec, str(choice), opts.shots, exact, estimates[0], counts[0], facts)
+    return DSMRun(spec, str(choice), shots, exact, estimates[0],
+                  None if shots is None else counts[0], facts)
