@@ -35,6 +35,7 @@ class SinkhornAttention(Normalizer):
         self.epsilon = float(epsilon)
 
     def normalize(self, scores: torch.Tensor) -> torch.Tensor:
-        t = scores.shape[-1]
-        result = sinkhorn(-scores, epsilon=self.epsilon, n_iters=self.n_iters)
-        return result.plan * t  # (B, H, T, T), rows sum to 1
+        # The last half-step fits the rows, so T * plan = softmax_j((g_j + S_ij) / epsilon):
+        # written as a softmax it is exactly softmax(S) when n_iters = 1 (g = 0).
+        g = sinkhorn(-scores, epsilon=self.epsilon, n_iters=self.n_iters, method="log").g
+        return torch.softmax((scores + g.unsqueeze(-2)) / self.epsilon, dim=-1)  # (B, H, T, T)
