@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and qontot over --qontot-layers x --qontot-aux (the default)")
     parser.add_argument("--qontot-layers", type=int, nargs="+", default=[1, 2, 4, 8, 16],
                         help="circuit depths for the default qontot settings")
-    parser.add_argument("--qontot-aux", type=int, nargs="+", default=[0, 3],
+    parser.add_argument("--qontot-aux", type=int, nargs="+", default=[0, 2, 4],
                         help="auxiliary qubit counts for the default qontot settings")
     parser.add_argument("--param-draws", type=int, default=4,
                         help="random parameter draws of parametric operators, for the per-cell "

@@ -33,17 +33,35 @@ def entropy_vs_information(result: StudyResult, path: str | Path | None = None,
     of the input; x shows how spread out the attention is (0 = permutation, 1 = uniform).
     """
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for label in labels or list(result.per_matrix):
+    labels = labels or deepest_settings(result)
+    colors = plt.get_cmap("tab20").colors
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    for k, label in enumerate(labels):
         values = result.per_matrix[label]
         ax.scatter(values["entropy"].numpy(), values["information_kept"].numpy(), s=8,
-                   alpha=0.5, label=label)
+                   alpha=0.5, label=label, color=colors[k % len(colors)])
     ax.set_xlabel("entropy of P (mean normalised row entropy)")
     ax.set_ylabel("information kept  ||P - M||_F  (lower keeps more)")
     ax.set_title(f"Entropy vs information kept ({result.n_matrices} inputs)")
-    ax.legend(fontsize=7, markerscale=2, loc="best")
+    ax.legend(fontsize=7, markerscale=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return _save(fig, path)
+
+
+def deepest_settings(result: StudyResult, layer_key: str = "n_layers") -> list[str]:
+    """Labels of all settings, keeping of each operator swept over ``layer_key`` only its
+    deepest circuits (one per combination of its other arguments), to keep plots legible."""
+    deepest: dict[tuple, tuple[int, str]] = {}
+    labels = []
+    for setting in result.settings:
+        kwargs = dict(setting.kwargs)
+        if layer_key not in kwargs:
+            labels.append(setting.label)
+            continue
+        group = (setting.operator,) + tuple(kv for kv in setting.kwargs if kv[0] != layer_key)
+        if group not in deepest or kwargs[layer_key] > deepest[group][0]:
+            deepest[group] = (kwargs[layer_key], setting.label)
+    return [label for _, label in deepest.values()] + labels
 
 
 def birkhoff_distance_per_operator(result: StudyResult, path: str | Path | None = None,

@@ -118,7 +118,7 @@ def parse_setting(spec: str) -> OperatorSetting:
 
 
 def default_settings(qontot_layers: Sequence[int] = (1, 2, 4, 8, 16),
-                     qontot_aux: Sequence[int] = (0, 3)) -> list[OperatorSetting]:
+                     qontot_aux: Sequence[int] = (0, 2, 4)) -> list[OperatorSetting]:
     """Every registered normaliser with its defaults, Sinkhorn at 3 and 21 iterations, and
     QontOT (when registered) over circuit depths ``qontot_layers`` x auxiliary qubits
     ``qontot_aux``."""

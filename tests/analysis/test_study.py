@@ -168,3 +168,24 @@ def test_scores_from_a_trained_checkpoint(tmp_path):
     assert code == 0
     with pytest.raises(ValueError, match="block"):
         checkpoint_scores(str(tmp_path), n_images=2, block=5)
+
+
+def test_qontot_is_sound_and_parametric_on_the_sphere_grid():
+    if "qontot" not in list_normalizers():
+        pytest.skip("qontot normaliser not registered")
+    grid = sphere_grid(dtype=torch.float64)[::5]  # 125 inputs
+    setting = parse_setting("qontot:n_layers=2,n_aux_qubits=2")
+    result = run_study(grid, [setting], param_draws=2)
+    assert result.value(setting.label, "birkhoff_distance_max") < 1e-9
+    assert result.value(setting.label, "column_error_max") < 1e-9
+    assert result.value(setting.label, "cell_range_mean") > 1e-3  # theta draws matter
+
+
+def test_deepest_settings_keep_one_circuit_depth_per_group(random_temperature_normalizer):
+    from qdsformer.analysis.figures import deepest_settings
+
+    settings = [OperatorSetting(random_temperature_normalizer, (("n_layers", k),))
+                for k in (1, 4, 2)] + [parse_setting("softmax")]
+    result = run_study(random_scores(3, n=3, dtype=torch.float64), settings[-1:], param_draws=1)
+    result.settings = settings  # labels only: deepest_settings reads no values
+    assert deepest_settings(result) == [f"{random_temperature_normalizer}(n_layers=4)", "softmax"]
