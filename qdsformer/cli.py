@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "distill": ("qdsformer.kd.cli", "distil a teacher ViT into a student (KD, SinKD)"),
     "circuits": ("qdsformer.quantum.hardware.cli",
                  "run QontOT circuits on Aer / fake IBM / IBM backends; export QASM"),
+    "evaluate": ("qdsformer.quantum.hardware.evaluate",
+                 "evaluate a qontot ViT with attention estimated on circuit backends"),
     "analyze": ("qdsformer.analysis.cli", "compare attention normalisers: soundness, diversity"),
 }
 

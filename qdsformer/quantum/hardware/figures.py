@@ -60,12 +60,13 @@ def plot_sweep(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
-    for backend in dict.fromkeys(r["backend"] for r in rows):
+    for k, backend in enumerate(dict.fromkeys(r["backend"] for r in rows)):
         mine = sorted((r for r in rows if r["backend"] == backend), key=lambda r: r["shots"])
         shots = [r["shots"] for r in mine]
-        ax.plot(shots, [r["frobenius_raw"] for r in mine], "o-", label=f"{backend} raw")
-        ax.plot(shots, [r["frobenius_mitigated"] for r in mine], "s--",
-                label=f"{backend} mitigated")
+        ax.plot(shots, [r["frobenius_raw"] for r in mine], "o-", color=f"C{k}",
+                label=f"{backend} raw")
+        ax.plot(shots, [r["frobenius_mitigated"] for r in mine], "s--", color=f"C{k}",
+                alpha=0.7, label=f"{backend} mitigated")
     ideal = sorted({r["shots"]: r["shot_noise_frobenius"] for r in rows
                     if r.get("shot_noise_frobenius") is not None}.items())
     if ideal:

@@ -1,0 +1,93 @@
+"""``qdsformer evaluate``: a trained QontOT ViT with attention estimated on circuit backends.
+
+  qdsformer evaluate results/digits_qontot/run/ --attention-backend aer aer-noisy:fake_nairobi \\
+      --n-images 100 --shots 1000
+
+Evaluates the checkpoint on the first N test images with the exact attention (our simulator)
+and with the attention of the chosen layers (default: all) estimated by Bell-pair circuits on
+each backend (hardware in the loop); prints accuracy, agreement with the exact predictions and
+the attention error, and writes a JSON file to results/circuits/ (or --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="checkpoint file or run folder of a qontot model")
+    parser.add_argument("--attention-backend", nargs="+", required=True,
+                        help="statevector | aer | aer-noisy:<fake> | ibm:<name> (one or more)")
+    parser.add_argument("--n-images", type=int, default=100, help="first N test images")
+    parser.add_argument("--split", default="test", help="data split (default: test)")
+    parser.add_argument("--shots", type=int, default=1000, help="shots per circuit")
+    parser.add_argument("--layers", type=int, nargs="+", default=None,
+                        help="attention layer indices to estimate (default: all)")
+    parser.add_argument("--mitigate", action="store_true",
+                        help="project estimated attention onto the Birkhoff polytope")
+    parser.add_argument("--seed", type=int, default=0, help="transpiler + simulator seed")
+    parser.add_argument("--optimization-level", type=int, default=1, choices=(0, 1, 2, 3))
+    parser.add_argument("--dd", dest="dynamical_decoupling", action="store_true",
+                        help="XY4 dynamical decoupling (runtime Sampler)")
+    parser.add_argument("--twirling", action="store_true", help="Pauli twirling (runtime Sampler)")
+    parser.add_argument("--ibm-channel", default=None,
+                        choices=("local", "ibm_quantum_platform", "ibm_cloud"))
+    parser.add_argument("--out", default="results/circuits", help="output folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from qdsformer.data import build_dataset
+    from qdsformer.models import attention_layers, build_model_from_checkpoint
+    from qdsformer.quantum.hardware.loop import evaluate_attention_backends
+    from qdsformer.quantum.hardware.spec import check_shots
+
+    if not getattr(args, "verbose", False):
+        for name in ("qiskit", "qiskit_ibm_runtime", "qiskit_aer", "samplomatic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    check_shots(args.shots)
+    if args.n_images < 1:
+        raise ValueError(f"--n-images must be >= 1, got {args.n_images}")
+    try:
+        model, state = build_model_from_checkpoint(args.checkpoint)
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from None
+    config = state["config"]
+    all_layers = attention_layers(model)
+    indices = list(range(len(all_layers))) if args.layers is None else args.layers
+    for k in indices:
+        if not 0 <= k < len(all_layers):
+            raise ValueError(f"--layers: index {k} out of range; the model has "
+                             f"{len(all_layers)} attention layers (0..{len(all_layers) - 1})")
+    data = config["data"]
+    dataset = build_dataset(data["name"], args.split, root=data.get("root"), download=False)
+    n = min(args.n_images, len(dataset))
+    images = torch.stack([dataset[i][0] for i in range(n)])  # (N, C, H, W)
+    labels = torch.tensor([int(dataset[i][1]) for i in range(n)])  # (N,)
+    results = evaluate_attention_backends(
+        model, [all_layers[k] for k in indices], images, labels, args.attention_backend,
+        args.shots, seed=args.seed, optimization_level=args.optimization_level,
+        mitigate=args.mitigate, dynamical_decoupling=args.dynamical_decoupling,
+        twirling=args.twirling, ibm_channel=args.ibm_channel)
+    record = {"checkpoint": str(args.checkpoint), "dataset": data["name"], "split": args.split,
+              "n_images": n, "shots": args.shots, "layers": indices, "mitigate": args.mitigate,
+              "seed": args.seed, "attention": config["attention"], "results": results}
+    run_name = Path(args.checkpoint).resolve()
+    run_name = run_name.parent.name if run_name.is_file() else run_name.name
+    out = Path(args.out) / (f"evaluate__{run_name}__n{n}__shots{args.shots}"
+                            + ("__mitigated" if args.mitigate else "") + ".json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1))
+    print(f"{n} {args.split} images of {data['name']}, layers {indices}, {args.shots} shots"
+          + (", Birkhoff-mitigated" if args.mitigate else ""))
+    print(f"{'attention':>28} {'accuracy':>9} {'agreement':>10} {'attn_frob_mean':>15}")
+    for name, res in results.items():
+        frob = res.get("attention_frobenius_mean")
+        frob_text = "-" if frob is None else " ".join(f"{v:.3f}" for v in frob)
+        print(f"{name:>28} {res['accuracy']:>9.4f} {res['agreement']:>10.4f} {frob_text:>15}")
+    print(f"wrote {out}")
+    return 0
