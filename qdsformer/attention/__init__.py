@@ -5,7 +5,7 @@
 """
 
 # Importing the backend modules registers them.
-from qdsformer.attention import qr, sinkhorn, softmax  # noqa: F401
+from qdsformer.attention import qontot, qr, sinkhorn, softmax  # noqa: F401
 from qdsformer.attention.registry import (
     Normalizer,
     create_normalizer,

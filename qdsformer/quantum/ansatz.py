@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -181,8 +182,12 @@ class Ansatz:
         """
         from qdsformer.quantum.simulator import apply_blocks
 
-        blocks = self.block_unitaries(angles)  # (..., K, 4, 4)
-        return apply_blocks(blocks, self._block_qubits, self.n_qubits)  # (..., D, D)
+        self._check_angles(angles)
+        theta = angles[..., self._param_index.to(angles.device)]  # (..., K, 4)
+        transposed = self._transposed.to(angles.device)  # (K,)
+        return apply_blocks(theta, self._block_qubits, self.n_qubits,
+                            make_blocks=partial(block_matrices, transposed=transposed),
+                            param_ndim=1)  # (..., D, D)
 
     # ----------------------------------------------------------------- export
     def gates(self, blocks: Sequence[Block] | None = None) -> list[Gate]:
@@ -256,7 +261,9 @@ class Ansatz:
                 wire 0 is the most significant).
 
         Returns:
-            The operations in application order; call inside a QNode or pass to ``qml.matrix``.
+            The operations in application order. Called inside a QNode or quantum function
+            they are queued as they are created (do not ``qml.apply`` them again); called
+            outside, they can go to ``qml.matrix`` or a tape.
         """
         import pennylane as qml
 

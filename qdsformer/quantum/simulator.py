@@ -12,13 +12,13 @@ the blocks in reverse,
     V_{k-1} = G_k^dagger V_k,   Lambda_{k-1} = G_k^dagger Lambda_k,
     dL/dG_k = Lambda_k V_{k-1}^dagger  (contracted over all axes but the block's two),
 
-so backward memory is a few copies of V whatever the depth (the K blocks' 4x4 matrices
-aside), and time is about twice the forward.
+so backward memory is a few copies of V whatever the depth (plus the K blocks' angles),
+and time is about three forward passes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -61,11 +61,20 @@ def _chunk_slices(n: int, bytes_per_item: int, device: torch.device) -> list[sli
     return [slice(i, min(n, i + size)) for i in range(0, n, size)]
 
 
+def _identity(params: torch.Tensor) -> torch.Tensor:
+    return params
+
+
 class _AdjointCircuit(torch.autograd.Function):
-    """blocks (N, K, 4, 4) -> V (N, D, D); backward by uncomputing with the gates' inverses."""
+    """params (N, K, ...) -> V (N, D, D); backward by uncomputing with the gates' inverses.
+
+    ``make_blocks`` maps params to the blocks (N, K, 4, 4); only params and the final V are
+    saved, and the small params -> blocks map is re-run with autograd inside backward.
+    """
 
     @staticmethod
-    def forward(ctx, blocks: torch.Tensor, qubits: tuple[int, ...], n_qubits: int):
+    def forward(ctx, params: torch.Tensor, make_blocks, qubits: tuple[int, ...], n_qubits: int):
+        blocks = make_blocks(params)  # (N, K, 4, 4)
         n, dim = blocks.shape[0], 1 << n_qubits
         kw = {"dtype": blocks.dtype, "device": blocks.device}
         final = torch.empty(n, dim, dim, **kw)  # (N, D, D)
@@ -79,20 +88,20 @@ class _AdjointCircuit(torch.autograd.Function):
             for k, qubit in enumerate(qubits):
                 state, spare = apply_block(blocks[sl, k], state, qubit, out=spare), state
             final[sl] = state
-        ctx.save_for_backward(blocks, final)
-        ctx.qubits = qubits
+        ctx.save_for_backward(params, final)
+        ctx.make_blocks, ctx.qubits = make_blocks, qubits
         return final
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_v: torch.Tensor):
-        blocks, final = ctx.saved_tensors
+        params, final = ctx.saved_tensors
         qubits, n, dim = ctx.qubits, final.shape[0], final.shape[-1]
         kw = {"dtype": final.dtype, "device": final.device}
+        blocks = ctx.make_blocks(params)  # (N, K, 4, 4)
         # conj(V_{k-1}) = G_k^T conj(V_k) and Lambda_{k-1} = G_k^dag Lambda_k: one batched
         # matmul uncomputes both, and Lambda V^dag = Lambda conj(V)^T needs no conjugation.
-        inverses = torch.stack([blocks.transpose(-1, -2), blocks.mH]).resolve_conj()  # (2, N, K, 4, 4)
-        inverses = inverses.contiguous()
+        inverses = torch.stack([blocks.mT, blocks.mH]).resolve_conj().contiguous()  # (2, N, K, 4, 4)
         inner = torch.empty_like(blocks)  # (N, K, 4, 4): Lambda_{k-1} V_{k-1}^dag
         slices = _chunk_slices(n, 4 * dim * dim * final.element_size(), final.device)
         buffers = torch.empty(2, 2, slices[0].stop, dim, dim, **kw)  # ping-pong (2, 2, c, D, D)
@@ -105,34 +114,51 @@ class _AdjointCircuit(torch.autograd.Function):
                 pair, spare = apply_block(inverses[:, sl, k], pair, qubits[k], out=spare), pair
                 lam = pair[1].view(c, 1 << qubits[k], 4, -1)  # (c, 2^k, 4, R)
                 conj_prev = pair[0].view(c, 1 << qubits[k], 4, -1)  # (c, 2^k, 4, R)
-                inner[sl, k] = torch.matmul(lam, conj_prev.transpose(-1, -2)).sum(1)  # (c, 4, 4)
+                inner[sl, k] = torch.matmul(lam, conj_prev.mT).sum(1)  # (c, 4, 4)
         # dL/dG_k = Lambda_k V_{k-1}^dag = G_k (Lambda_{k-1} V_{k-1}^dag)
-        return blocks @ inner, None, None
+        grad_blocks = blocks @ inner  # (N, K, 4, 4)
+        if ctx.make_blocks is _identity:
+            return grad_blocks, None, None, None
+        with torch.enable_grad():
+            leaf = params.detach().requires_grad_(True)
+            (grad_params,) = torch.autograd.grad(ctx.make_blocks(leaf), leaf, grad_blocks)
+        return grad_params, None, None, None
 
 
-def apply_blocks(blocks: torch.Tensor, qubits: Sequence[int], n_qubits: int) -> torch.Tensor:
+def apply_blocks(params: torch.Tensor, qubits: Sequence[int], n_qubits: int,
+                 make_blocks: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 param_ndim: int = 2) -> torch.Tensor:
     """V = G_K ... G_1 for a batch of circuits of two-qubit blocks on adjacent qubits.
 
     Args:
-        blocks: (..., K, 4, 4) complex block unitaries, applied first to last.
+        params: (..., K, *p) per-block parameters, ``param_ndim = len(p)``; by default the
+            complex block unitaries themselves, (..., K, 4, 4), applied first to last. The
+            blocks must be unitary: backward uncomputes with G^-1 = G^dagger.
         qubits: K ints, block k acts on (qubits[k], qubits[k] + 1); qubit 0 is the most
             significant bit of the basis index.
         n_qubits: q.
+        make_blocks: maps params (N, K, *p) to blocks (N, K, 4, 4) (e.g. angles (N, K, 4) ->
+            ``block_matrices``); it is re-run with autograd in backward instead of saving its
+            intermediates, so only ``params`` and V are kept.
+        param_ndim: number of trailing per-block parameter dims (2 for raw blocks).
 
     Returns:
-        V (..., 2^q, 2^q) with the dtype/device of ``blocks``. Differentiable w.r.t. ``blocks``
-        by the adjoint method (memory independent of K).
+        V (..., 2^q, 2^q), the dtype/device of the blocks. Differentiable w.r.t. ``params`` by
+        the adjoint method: saved memory is V plus params, whatever K.
     """
     qubits = tuple(int(k) for k in qubits)
-    if not blocks.is_complex() or blocks.dim() < 3 or blocks.shape[-2:] != (4, 4):
-        raise ValueError(f"blocks must be complex (..., K, 4, 4), got {blocks.dtype} "
-                         f"{tuple(blocks.shape)}")
-    if blocks.shape[-3] != len(qubits):
-        raise ValueError(f"{blocks.shape[-3]} blocks but {len(qubits)} qubit positions")
+    if params.dim() < 1 + param_ndim or params.shape[-1 - param_ndim] != len(qubits):
+        raise ValueError(f"params must be (..., K={len(qubits)}, ...) with {param_ndim} "
+                         f"parameter dims, got shape {tuple(params.shape)}")
     bad = [k for k in qubits if not 0 <= k <= n_qubits - 2]
     if bad:
         raise ValueError(f"block qubits {bad} out of range 0..{n_qubits - 2} for {n_qubits} qubits")
-    lead = blocks.shape[:-3]
-    flat = blocks.reshape(-1, len(qubits), 4, 4)  # (N, K, 4, 4)
+    if make_blocks is None:
+        if not params.is_complex() or params.shape[-2:] != (4, 4) or param_ndim != 2:
+            raise ValueError(f"blocks must be complex (..., K, 4, 4), got {params.dtype} "
+                             f"{tuple(params.shape)}")
+        make_blocks = _identity
+    lead = params.shape[: params.dim() - 1 - param_ndim]
+    flat = params.reshape(-1, *params.shape[len(lead):])  # (N, K, *p)
     dim = 1 << n_qubits
-    return _AdjointCircuit.apply(flat, qubits, n_qubits).reshape(*lead, dim, dim)
+    return _AdjointCircuit.apply(flat, make_blocks, qubits, n_qubits).reshape(*lead, dim, dim)

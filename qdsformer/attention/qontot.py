@@ -1,0 +1,104 @@
+"""QontOT: doubly stochastic attention from a variational quantum circuit (simulated exactly)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from qdsformer.attention.registry import Normalizer, register_normalizer
+
+
+@register_normalizer("qontot")
+class QontOT(Normalizer):
+    """P = (1/m) block-sum of |V(theta * tile(vec(S)))|^2, exactly doubly stochastic.
+
+    For scores S (B, H, T, T) the circuit acts on q = q_d + q_a qubits, q_d = ceil(log2 T) data
+    qubits (most significant) and q_a = ``n_aux_qubits`` auxiliary ones; each (batch, head)
+    gets its own unitary V from the angles
+
+        phi = theta[:n_params] * tile(vec(S), n_params),
+        P[i, j] = (1/m) sum_{a, b} |V[(i, a), (j, b)]|^2,   m = 2^q_a,
+
+    and T that is not a power of two is padded to n = 2^q_d, with the T x T corner completed
+    exactly (``qdsformer.quantum.complete_padded``). Born et al., "Quantum Doubly Stochastic
+    Transformers" (2025) define the operator; their gates were not published, the ansaetze
+    here are ours (``qdsformer.quantum.ansatz``). Simulation is our batched torch simulator
+    with adjoint-method gradients, so gradients reach the scores (hence W_Q, W_K) whether or
+    not theta is trained, and backward memory does not grow with ``n_layers``.
+
+    ``theta`` holds the parameters of the largest allowed circuit (``max_qubits``) drawn once
+    from U(-1, 1) with ``seed``; a circuit on q qubits uses its first 4 (q - 1) n_layers
+    entries, so one parameter vector serves every T. It is a buffer (the paper's static
+    circuit) unless ``trainable``, then an ``nn.Parameter``.
+
+    Args:
+        n_aux_qubits: q_a >= 0 (paper: 4 with T = 8). 0 gives a unistochastic matrix.
+        n_layers: circuit layers L >= 1 (paper: 16).
+        ansatz: registry name in ``qdsformer.quantum.list_ansaetze()``.
+        trainable: learn theta by backprop (the paper keeps it static).
+        seed: seed of theta's U(-1, 1) draw.
+        max_qubits: the qubit budget q_d + q_a; larger T raises ``ValueError``.
+        check_finite: reject NaN / inf scores with ``ValueError``.
+    """
+
+    doubly_stochastic = True
+    requires_square = True
+    paper = "QontOT, Born et al., Quantum Doubly Stochastic Transformers, NeurIPS 2025"
+
+    def __init__(self, n_aux_qubits: int = 4, n_layers: int = 16, ansatz: str = "simple",
+                 trainable: bool = False, seed: int = 0, max_qubits: int = 8,
+                 check_finite: bool = True) -> None:
+        super().__init__(check_finite=check_finite)
+        from qdsformer.quantum import get_ansatz
+
+        if not isinstance(n_aux_qubits, int) or n_aux_qubits < 0:
+            raise ValueError(f"qontot: n_aux_qubits must be an int >= 0, got {n_aux_qubits!r}")
+        if not isinstance(max_qubits, int) or max_qubits < max(2, n_aux_qubits + 1):
+            raise ValueError(f"qontot: max_qubits must be an int >= max(2, n_aux_qubits + 1) = "
+                             f"{max(2, n_aux_qubits + 1)}, got {max_qubits!r}")
+        largest = get_ansatz(ansatz, max_qubits, n_layers)  # validates name and n_layers
+        self.n_aux_qubits = n_aux_qubits
+        self.n_layers = n_layers
+        self.ansatz_name = ansatz
+        self.trainable = trainable
+        self.seed = seed
+        self.max_qubits = max_qubits
+        gen = torch.Generator().manual_seed(seed)
+        theta = torch.rand(largest.n_params, generator=gen) * 2 - 1  # (n_params_max,) U(-1, 1)
+        if trainable:
+            self.theta = nn.Parameter(theta)
+        else:
+            self.register_buffer("theta", theta)
+        self._ansaetze = {max_qubits: largest}
+
+    def extra_repr(self) -> str:
+        return (f"n_aux_qubits={self.n_aux_qubits}, n_layers={self.n_layers}, "
+                f"ansatz={self.ansatz_name!r}, trainable={self.trainable}, seed={self.seed}, "
+                f"max_qubits={self.max_qubits}")
+
+    def circuit(self, n_tokens: int):
+        """The ansatz used for T = ``n_tokens`` (q = ceil(log2 T) + n_aux_qubits qubits)."""
+        from qdsformer.quantum import get_ansatz, n_data_qubits_for
+
+        q_d = n_data_qubits_for(n_tokens)
+        q = max(2, q_d + self.n_aux_qubits)  # one qubit alone has no two-qubit block
+        if q > self.max_qubits:
+            raise ValueError(
+                f"qontot: T = {n_tokens} needs {q_d} data + {self.n_aux_qubits} auxiliary = "
+                f"{q} qubits, above the budget max_qubits = {self.max_qubits} (raise "
+                f"max_qubits or lower n_aux_qubits)")
+        if q not in self._ansaetze:
+            self._ansaetze[q] = get_ansatz(self.ansatz_name, q, self.n_layers)
+        return self._ansaetze[q]
+
+    def validate(self, scores: torch.Tensor) -> None:
+        super().validate(scores)
+        self.circuit(scores.shape[-1])
+
+    def normalize(self, scores: torch.Tensor) -> torch.Tensor:
+        from qdsformer.quantum import qontot_dsm
+
+        ansatz = self.circuit(scores.shape[-1])
+        work = scores if scores.dtype in (torch.float32, torch.float64) else scores.float()
+        theta = self.theta[: ansatz.n_params].to(work.dtype)  # (n_params,)
+        return qontot_dsm(work, theta, ansatz).to(scores.dtype)  # (B, H, T, T)
