@@ -105,8 +105,10 @@ def test_ibm_path_through_the_runtime_local_mode(spec):
     assert record["spearman_raw"] > 0.8
     assert record["frobenius_mitigated"] <= record["frobenius_raw"] + 1e-9
     # the same path picked by channel name
-    again = run_dsm(spec, backend="ibm:fake_nairobi", shots=200, seed=5, ibm_channel="local")
+    again = run_dsm(spec, backend="ibm:fake_nairobi", shots=200, seed=5, ibm_channel="local",
+                    readout_mitigation=True)
     assert again.estimate.shape == (4, 4)
+    assert len(again.metadata["readout_rates"]) == 4  # calibrated in the same batch
 
 
 def test_aer_noisy_with_error_suppression_runs_through_the_runtime_sampler(spec):

@@ -29,6 +29,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="XY4 dynamical decoupling (runtime Sampler)")
     parser.add_argument("--twirling", action="store_true", default=None,
                         help="Pauli twirling of gates and measurements (runtime Sampler)")
+    parser.add_argument("--readout-mitigation", action="store_true", default=None,
+                        help="calibrate and invert readout errors (2 extra circuits)")
     parser.add_argument("--ibm-channel", default=None,
                         choices=("local", "ibm_quantum_platform", "ibm_cloud"),
                         help="account channel for ibm:<name>; 'local' = offline fake backends")
@@ -66,7 +68,7 @@ def _slug(text: str) -> str:
 def _run_kwargs(args: argparse.Namespace) -> dict:
     return {"seed": args.seed, "optimization_level": args.optimization_level,
             "dynamical_decoupling": args.dynamical_decoupling, "twirling": args.twirling,
-            "ibm_channel": args.ibm_channel}
+            "readout_mitigation": args.readout_mitigation, "ibm_channel": args.ibm_channel}
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -76,7 +78,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     result = run_dsm(spec, backend=args.backend, shots=args.shots, **_run_kwargs(args))
     record = summarize(result)
-    stem = Path(args.out) / f"{spec.name}__{_slug(record['backend'])}__{record['shots'] or 'exact'}"
+    tag = "__readout" if record["readout_mitigation"] else ""
+    stem = Path(args.out) / (f"{spec.name}__{_slug(record['backend'])}__"
+                             f"{record['shots'] or 'exact'}{tag}")
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(record, indent=1))
     plot_run(record, stem.with_suffix(".png"))
@@ -102,7 +106,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     backends = args.backend or [spec.run.backend]
     rows = [row for backend in backends
             for row in shots_sweep(spec, backend, args.shots, **_run_kwargs(args))]
-    stem = Path(args.out) / f"{spec.name}__{'+'.join(_slug(b) for b in backends)}__sweep"
+    tag = "__readout" if rows[0]["readout_mitigation"] else ""
+    stem = Path(args.out) / f"{spec.name}__{'+'.join(_slug(b) for b in backends)}__sweep{tag}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     with stem.with_suffix(".csv").open("w", newline="") as fh:

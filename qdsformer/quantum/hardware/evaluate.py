@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dd", dest="dynamical_decoupling", action="store_true",
                         help="XY4 dynamical decoupling (runtime Sampler)")
     parser.add_argument("--twirling", action="store_true", help="Pauli twirling (runtime Sampler)")
+    parser.add_argument("--readout-mitigation", action="store_true",
+                        help="calibrate and invert readout errors in each batch")
     parser.add_argument("--ibm-channel", default=None,
                         choices=("local", "ibm_quantum_platform", "ibm_cloud"))
     parser.add_argument("--out", default="results/circuits", help="output folder")
@@ -72,17 +74,21 @@ def run(args: argparse.Namespace) -> int:
         model, [all_layers[k] for k in indices], images, labels, args.attention_backend,
         args.shots, seed=args.seed, optimization_level=args.optimization_level,
         mitigate=args.mitigate, dynamical_decoupling=args.dynamical_decoupling,
-        twirling=args.twirling, ibm_channel=args.ibm_channel)
+        twirling=args.twirling, readout_mitigation=args.readout_mitigation,
+        ibm_channel=args.ibm_channel)
     record = {"checkpoint": str(args.checkpoint), "dataset": data["name"], "split": args.split,
               "n_images": n, "shots": args.shots, "layers": indices, "mitigate": args.mitigate,
+              "readout_mitigation": args.readout_mitigation,
               "seed": args.seed, "attention": config["attention"], "results": results}
     run_name = Path(args.checkpoint).resolve()
     run_name = run_name.parent.name if run_name.is_file() else run_name.name
     out = Path(args.out) / (f"evaluate__{run_name}__n{n}__shots{args.shots}"
+                            + ("__readout" if args.readout_mitigation else "")
                             + ("__mitigated" if args.mitigate else "") + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1))
     print(f"{n} {args.split} images of {data['name']}, layers {indices}, {args.shots} shots"
+          + (", readout-mitigated" if args.readout_mitigation else "")
           + (", Birkhoff-mitigated" if args.mitigate else ""))
     print(f"{'attention':>28} {'accuracy':>9} {'agreement':>10} {'attn_frob_mean':>15}")
     for name, res in results.items():

@@ -112,7 +112,8 @@ def evaluate_attention_backends(model: nn.Module, layers: Sequence[nn.Module],
                                 backends: Sequence[str], shots: int, *, seed: int = 0,
                                 optimization_level: int = 1, mitigate: bool = False,
                                 layout: str = "parted", dynamical_decoupling: bool = False,
-                                twirling: bool = False, ibm_channel: str | None = None,
+                                twirling: bool = False, readout_mitigation: bool = False,
+                                ibm_channel: str | None = None,
                                 service=None) -> dict[str, dict[str, Any]]:
     """Accuracy of ``model`` with the attention of ``layers`` exact vs estimated on backends.
 
@@ -123,8 +124,8 @@ def evaluate_attention_backends(model: nn.Module, layers: Sequence[nn.Module],
         labels: (N,) int.
         backends: circuit backends, e.g. ``["aer", "aer-noisy:fake_nairobi"]``.
         shots: shots per circuit.
-        seed, optimization_level, dynamical_decoupling, twirling, ibm_channel, service:
-            as in :func:`qdsformer.quantum.hardware.run_dsm`.
+        seed, optimization_level, dynamical_decoupling, twirling, readout_mitigation,
+            ibm_channel, service: as in :func:`qdsformer.quantum.hardware.run_dsm`.
         mitigate: Birkhoff-project each estimated matrix before it is used.
         layout: Bell-pair layout.
 
@@ -148,7 +149,8 @@ def evaluate_attention_backends(model: nn.Module, layers: Sequence[nn.Module],
             raise ValueError("'exact' is always evaluated; list circuit backends only")
         runner = make_runner(choice, seed=seed, optimization_level=optimization_level,
                              dynamical_decoupling=dynamical_decoupling, twirling=twirling,
-                             ibm_channel=ibm_channel, service=service)
+                             readout_mitigation=readout_mitigation, ibm_channel=ibm_channel,
+                             service=service)
         run_shots = None if isinstance(runner, StatevectorRunner) else shots
         with runner_attention(layers, runner, run_shots, layout, mitigate) as swapped:
             pred = model(images).argmax(-1)  # (N,)

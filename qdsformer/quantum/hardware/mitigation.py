@@ -58,7 +58,8 @@ def compare(exact: torch.Tensor, estimate: torch.Tensor) -> dict[str, float]:
 def summarize(run: DSMRun) -> dict[str, Any]:
     """A JSON-ready record of a run: the matrices (T x T lists) and raw / mitigated metrics.
 
-    Fields: ``spec``, ``backend``, ``shots``, ``seed``, ``exact``, ``estimate``, ``mitigated``,
+    Fields: ``spec``, ``backend``, ``shots``, ``seed``, ``readout_mitigation`` (the estimate
+    is readout-corrected), ``exact``, ``estimate``, ``mitigated``,
     ``frobenius_raw``, ``frobenius_mitigated``, ``spearman_raw``, ``spearman_mitigated``,
     ``entropy_exact``, ``entropy_raw``, ``entropy_mitigated``, ``max_abs_raw``,
     ``max_abs_mitigated``, ``marginal_error_raw``, ``shot_noise_frobenius`` (the expected
@@ -74,6 +75,7 @@ def summarize(run: DSMRun) -> dict[str, Any]:
         "backend": run.backend,
         "shots": run.shots,
         "seed": spec.run.seed,
+        "readout_mitigation": spec.run.readout_mitigation and run.shots is not None,
         "n_tokens": spec.n_tokens,
         "n_aux_qubits": spec.n_aux_qubits,
         "n_layers": spec.n_layers,

@@ -172,40 +172,84 @@ class StatevectorRunner:
                      "circuit_depth": circuits[0].depth()}
 
 
-class AerRunner:
+class _TranspilingRunner:
+    """Shared by the device runners: transpile to the target's ISA (seeded), optionally add
+    readout-calibration circuits to the same batch, execute, split the counts."""
+
+    seed: int
+    optimization_level: int
+    readout_mitigation: bool
+
+    def _target(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _execute(self, isa: list, shots: int) -> tuple[list[dict[str, int]], dict]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def sample(self, circuits: Sequence, shots: int) -> tuple[list[dict[str, int]], dict]:
+        """Counts of register ``c`` for each circuit, and run facts.
+
+        With ``readout_mitigation`` the facts carry ``readout_rates``: per circuit a
+        (2 q_d, 2) list of [Pr(1|0), Pr(0|1)] of its measured qubits, measured by two
+        calibration circuits per distinct set of measured physical qubits.
+        """
+        from qiskit.transpiler import generate_preset_pass_manager
+
+        from qdsformer.quantum.hardware.assignment import (
+            calibration_circuits,
+            measured_physical_qubits,
+            readout_rates,
+        )
+
+        pm = generate_preset_pass_manager(backend=self._target(), seed_transpiler=self.seed,
+                                          optimization_level=self.optimization_level)
+        isa = pm.run(list(circuits))
+        facts = _circuit_facts(isa)
+        qubit_sets = [measured_physical_qubits(c) for c in isa]
+        distinct = list(dict.fromkeys(qubit_sets)) if self.readout_mitigation else []
+        extra = [c for qs in distinct for c in calibration_circuits(isa[0].num_qubits, qs, CREG)]
+        counts, run_facts = self._execute(isa + extra, shots)
+        facts.update(run_facts)
+        if distinct:
+            cal = counts[len(isa):]
+            rates = {qs: readout_rates(cal[2 * k], cal[2 * k + 1], len(qs))
+                     for k, qs in enumerate(distinct)}
+            facts["readout_rates"] = [rates[qs].tolist() for qs in qubit_sets]
+            counts = counts[:len(isa)]
+        facts["measured_qubits"] = list(distinct[0] if distinct else qubit_sets[0])
+        return counts, facts
+
+
+class AerRunner(_TranspilingRunner):
     """Aer with shots, ideal or with a fake backend's noise model, transpiled and seeded."""
 
     def __init__(self, noise_backend=None, seed: int = 0, optimization_level: int = 1,
-                 device: str | None = None) -> None:
+                 device: str | None = None, readout_mitigation: bool = False) -> None:
         from qiskit_aer import AerSimulator
 
         self.device = device or aer_device()
         self.noise_backend = noise_backend
         self.seed = seed
         self.optimization_level = optimization_level
+        self.readout_mitigation = readout_mitigation
         if noise_backend is None:
             self.simulator = AerSimulator(device=self.device)
         else:
             self.simulator = AerSimulator.from_backend(noise_backend, device=self.device)
         self.num_qubits = None if noise_backend is None else noise_backend.num_qubits
 
-    def sample(self, circuits: Sequence, shots: int) -> tuple[list[dict[str, int]], dict]:
-        """Counts of register ``c`` for each circuit, and run facts."""
-        from qiskit.transpiler import generate_preset_pass_manager
+    def _target(self):
+        return self.noise_backend if self.noise_backend is not None else self.simulator
 
-        target = self.noise_backend if self.noise_backend is not None else self.simulator
-        pm = generate_preset_pass_manager(backend=target, seed_transpiler=self.seed,
-                                          optimization_level=self.optimization_level)
-        isa = pm.run(list(circuits))
+    def _execute(self, isa: list, shots: int) -> tuple[list[dict[str, int]], dict]:
         result = self.simulator.run(isa, shots=shots, seed_simulator=self.seed).result()
-        counts = [dict(result.get_counts(k)) for k in range(len(isa))]
-        facts = {"device": self.device, **_circuit_facts(isa)}
+        facts = {"device": self.device}
         if self.noise_backend is not None:
             facts["noise_backend"] = self.noise_backend.name
-        return counts, facts
+        return [dict(result.get_counts(k)) for k in range(len(isa))], facts
 
 
-class RuntimeRunner:
+class RuntimeRunner(_TranspilingRunner):
     """qiskit-ibm-runtime's executor-based ``Sampler`` in batch mode on one backend.
 
     With a real backend the circuits go to IBM hardware; with a fake backend (the runtime's
@@ -213,23 +257,24 @@ class RuntimeRunner:
     """
 
     def __init__(self, backend, seed: int = 0, optimization_level: int = 1,
-                 dynamical_decoupling: bool = False, twirling: bool = False) -> None:
+                 dynamical_decoupling: bool = False, twirling: bool = False,
+                 readout_mitigation: bool = False) -> None:
         self.backend = backend
         self.seed = seed
         self.optimization_level = optimization_level
         self.dynamical_decoupling = dynamical_decoupling
         self.twirling = twirling
+        self.readout_mitigation = readout_mitigation
         self.num_qubits = backend.num_qubits
 
-    def sample(self, circuits: Sequence, shots: int) -> tuple[list[dict[str, int]], dict]:
-        """Counts of register ``c`` for each circuit (one batch, one job), and run facts."""
-        from qiskit.transpiler import generate_preset_pass_manager
+    def _target(self):
+        return self.backend
+
+    def _execute(self, isa: list, shots: int) -> tuple[list[dict[str, int]], dict]:
+        """All circuits in one batch (one job); counts of register ``c``."""
         from qiskit_ibm_runtime import Batch
         from qiskit_ibm_runtime.executor_sampler import Sampler
 
-        pm = generate_preset_pass_manager(backend=self.backend, seed_transpiler=self.seed,
-                                          optimization_level=self.optimization_level)
-        isa = pm.run(list(circuits))
         with Batch(backend=self.backend) as batch:
             sampler = Sampler(mode=batch)
             sampler.options.default_shots = shots
@@ -246,7 +291,7 @@ class RuntimeRunner:
             results = job.result()
         counts = [dict(getattr(pub.data, CREG).get_counts()) for pub in results]
         facts = {"device": self.backend.name, "dynamical_decoupling": self.dynamical_decoupling,
-                 "twirling": self.twirling, **_circuit_facts(isa)}
+                 "twirling": self.twirling}
         job_id = getattr(job, "job_id", None)
         if callable(job_id):
             facts["job_id"] = str(job_id())
@@ -263,21 +308,28 @@ def _is_local(backend) -> bool:
 
 def make_runner(choice: BackendChoice, *, seed: int, optimization_level: int,
                 dynamical_decoupling: bool = False, twirling: bool = False,
-                ibm_channel: str | None = None, service=None):
-    """The runner for a parsed backend (all kinds but ``exact``, which has no circuit)."""
+                readout_mitigation: bool = False, ibm_channel: str | None = None,
+                service=None):
+    """The runner for a parsed backend (all kinds but ``exact``, which has no circuit).
+
+    ``readout_mitigation`` adds readout-calibration circuits to every batch (ignored by the
+    noiseless ``statevector``); see :mod:`qdsformer.quantum.hardware.assignment`.
+    """
     if choice.kind == "statevector":
         return StatevectorRunner()
     if choice.kind == "aer":
         if dynamical_decoupling or twirling:
             raise ValueError("dynamical decoupling / twirling need a device backend: use "
                              "aer-noisy:<fake> or ibm:<name>, not the ideal 'aer'")
-        return AerRunner(None, seed=seed, optimization_level=optimization_level)
+        return AerRunner(None, seed=seed, optimization_level=optimization_level,
+                         readout_mitigation=readout_mitigation)
     if choice.kind == "aer-noisy":
         backend = fake_backend(choice.name)
         if dynamical_decoupling or twirling:
             return RuntimeRunner(backend, seed, optimization_level, dynamical_decoupling,
-                                 twirling)
-        return AerRunner(backend, seed=seed, optimization_level=optimization_level)
+                                 twirling, readout_mitigation)
+        return AerRunner(backend, seed=seed, optimization_level=optimization_level,
+                         readout_mitigation=readout_mitigation)
     if choice.kind == "ibm":
         service = service if service is not None else runtime_service(ibm_channel)
         try:
@@ -285,7 +337,8 @@ def make_runner(choice: BackendChoice, *, seed: int, optimization_level: int,
         except Exception as err:  # QiskitBackendNotFoundError and friends
             raise ValueError(f"IBM backend {choice.name!r} is not available to this account "
                              f"({type(err).__name__}: {err})") from None
-        return RuntimeRunner(backend, seed, optimization_level, dynamical_decoupling, twirling)
+        return RuntimeRunner(backend, seed, optimization_level, dynamical_decoupling, twirling,
+                             readout_mitigation)
     raise ValueError(f"backend {choice} has no circuit runner")
 
 
@@ -305,20 +358,29 @@ def estimate_dsms(ansatz, angles: torch.Tensor, n_data_qubits: int, n_tokens: in
         layout: ``direct`` or ``parted``.
 
     Returns:
-        (estimates (N, T, T) float64, counts per circuit, run facts).
+        (estimates (N, T, T) float64, counts per circuit (raw), run facts). When the runner
+        measured readout rates, the frequencies are corrected before the estimate is formed
+        (``readout_rates`` in the facts becomes the mean [Pr(1|0), Pr(0|1)] per bit).
     """
     if not isinstance(runner, StatevectorRunner):
         check_shots(shots)
     circuits = [bell_readout_circuit(ansatz, a, n_data_qubits, layout) for a in angles]
     counts, facts = runner.sample(circuits, shots)
     freq = torch.stack([counts_to_frequencies(c, n_data_qubits) for c in counts])  # (N, n*n)
+    if "readout_rates" in facts:
+        from qdsformer.quantum.hardware.assignment import correct_readout
+
+        rates = torch.tensor(facts["readout_rates"], dtype=torch.float64)  # (N, 2 q_d, 2)
+        freq = correct_readout(freq, rates)  # (N, n*n)
+        facts["readout_rates"] = rates.mean(0).tolist()
     return frequencies_to_dsm(freq, n_tokens), counts, facts  # (N, T, T)
 
 
 def run_dsm(spec: CircuitSpec, backend: str | None = None, shots: int | None = None,
             seed: int | None = None, optimization_level: int | None = None,
             dynamical_decoupling: bool | None = None, twirling: bool | None = None,
-            ibm_channel: str | None = None, service=None) -> DSMRun:
+            readout_mitigation: bool | None = None, ibm_channel: str | None = None,
+            service=None) -> DSMRun:
     """Estimate the QontOT matrix of ``spec`` on a backend (arguments override ``spec.run``).
 
     Args:
@@ -329,6 +391,8 @@ def run_dsm(spec: CircuitSpec, backend: str | None = None, shots: int | None = N
         optimization_level: preset pass manager level 0-3.
         dynamical_decoupling: XY4 dynamical decoupling (runtime Sampler).
         twirling: Pauli twirling of gates and measurements (runtime Sampler).
+        readout_mitigation: calibrate the measured qubits' readout errors in the same batch
+            and invert them before the estimate is formed.
         ibm_channel: account channel for ``ibm:``; ``local`` = offline fake backends.
         service: an existing ``QiskitRuntimeService`` to use for ``ibm:`` instead.
 
@@ -341,7 +405,8 @@ def run_dsm(spec: CircuitSpec, backend: str | None = None, shots: int | None = N
     """
     spec = spec.with_run(backend=backend, shots=shots, seed=seed,
                          optimization_level=optimization_level,
-                         dynamical_decoupling=dynamical_decoupling, twirling=twirling)
+                         dynamical_decoupling=dynamical_decoupling, twirling=twirling,
+                         readout_mitigation=readout_mitigation)
     opts = spec.run
     choice = parse_backend(opts.backend)
     check_qubit_budget(spec)
@@ -351,13 +416,15 @@ def run_dsm(spec: CircuitSpec, backend: str | None = None, shots: int | None = N
                       {"simulator": "qdsformer.quantum (torch)"})
     runner = make_runner(choice, seed=opts.seed, optimization_level=opts.optimization_level,
                          dynamical_decoupling=opts.dynamical_decoupling,
-                         twirling=opts.twirling, ibm_channel=ibm_channel, service=service)
+                         twirling=opts.twirling, readout_mitigation=opts.readout_mitigation,
+                         ibm_channel=ibm_channel, service=service)
     check_qubit_budget(spec, runner.num_qubits, str(choice))
     shots = None if choice.kind == "statevector" else opts.shots
     estimates, counts, facts = estimate_dsms(spec_ansatz(spec), spec_angles(spec)[None],
                                              spec.n_data_qubits, spec.n_tokens, runner, shots,
                                              spec.layout)
     facts.update(n_circuit_qubits=spec.n_circuit_qubits, layout=spec.layout, seed=opts.seed,
-                 optimization_level=opts.optimization_level)
+                 optimization_level=opts.optimization_level,
+                 readout_mitigation=opts.readout_mitigation)
     return DSMRun(spec, str(choice), shots, exact, estimates[0],
                   None if shots is None else counts[0], facts)

@@ -14,7 +14,7 @@ File layout (every key optional except ``name`` and ``circuit.n_tokens``)::
     theta: {seed: 0, low: -1.0, high: 1.0}   # theta ~ U(low, high), or {values: [...]}
     qubit_budget: 14                     # most qubits the Bell circuit (2 q) may use
     run: {backend: aer, shots: 4000, seed: 1234, optimization_level: 1,
-          dynamical_decoupling: false, twirling: false}
+          dynamical_decoupling: false, twirling: false, readout_mitigation: false}
 
 Unknown keys and out-of-range values raise ``ValueError`` naming the key and what was expected.
 """
@@ -74,6 +74,7 @@ class RunOptions:
     optimization_level: int = 1
     dynamical_decoupling: bool = False
     twirling: bool = False
+    readout_mitigation: bool = False
 
     def __post_init__(self) -> None:
         parse_backend(self.backend)
