@@ -60,6 +60,7 @@ def test_fast_path_writes_metrics_and_plots(fd, tmp_path, capsys):
         assert 0 <= row["modes_covered"] <= 8 and 0 <= row["high_quality"] <= 1
         assert 0 <= row["mode_tv"] <= 1 and row["ot_cost"] > 0
     assert set(data["summary"]) == {"reverse_kl", "kl"}
-    for name in ("samples_reverse_kl.png", "samples_kl.png", "samples_all.png", "metrics.csv"):
+    for name in ("samples_reverse_kl.png", "samples_kl.png", "samples_all.png", "metrics.csv",
+                 "table.md"):
         assert (tmp_path / name).stat().st_size > 0
     assert "| reverse KL |" in capsys.readouterr().out
