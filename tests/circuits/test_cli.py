@@ -56,8 +56,7 @@ def test_export_writes_openqasm3_that_round_trips(tmp_path):
         loaded = qasm3.loads(text)
     except qasm3.QASM3ImporterError:  # optional importer package not installed
         pytest.skip("qiskit_qasm3_import is not installed")
-    from qdsformer.quantum.hardware import (bell_readout_circuit, load_spec, spec_angles,
-                                            spec_ansatz)
+    from qdsformer.quantum.hardware import bell_readout_circuit, load_spec, spec_angles, spec_ansatz
 
     spec = load_spec(SMALL)
     original = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), 2, spec.layout)

@@ -119,7 +119,7 @@ def test_aer_noisy_with_error_suppression_runs_through_the_runtime_sampler(spec)
 
 
 def test_missing_ibm_account_gives_a_clear_error(monkeypatch, tmp_path):
-    import qiskit_ibm_runtime.accounts.management as management
+    from qiskit_ibm_runtime.accounts import management
 
     for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_URL", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL"):
         monkeypatch.delenv(var, raising=False)

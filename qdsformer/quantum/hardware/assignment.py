@@ -16,7 +16,7 @@ to 1 but may have small negative entries; the Birkhoff projection afterwards rem
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 

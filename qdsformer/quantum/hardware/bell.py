@@ -26,7 +26,7 @@ outcome is ``i * n + j`` and the frequency vector reshapes row-major to (n, n).
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 
@@ -64,7 +64,6 @@ def bell_readout_circuit(ansatz, angles: torch.Tensor, n_data_qubits: int,
         raise ValueError(f"n_data_qubits must be in 1..{q}, got {q_d}")
     if layout not in ("direct", "parted"):
         raise ValueError(f"layout must be 'direct' or 'parted', got {layout!r}")
-    q_a = q - q_d
     sys_reg, pur_reg = QuantumRegister(q, "sys"), QuantumRegister(q, "pur")
     circuit = QuantumCircuit(sys_reg, pur_reg, name=f"bell_{ansatz.name}_{layout}")
     for k in range(q):  # one Bell pair per (system qubit, purification qubit)
@@ -122,7 +121,7 @@ def frequencies_to_dsm(freq: torch.Tensor, n_tokens: int) -> torch.Tensor:
     (``qdsformer.quantum.complete_padded``), so exact frequencies give exactly the exact P.
     """
     n2 = freq.shape[-1]
-    n = int(round(n2 ** 0.5))
+    n = round(n2 ** 0.5)
     if n * n != n2 or n < n_tokens:
         raise ValueError(f"frequencies of length {n2} cannot hold a {n_tokens}x{n_tokens} DSM")
     estimate = n * freq.reshape(*freq.shape[:-1], n, n)  # (..., n, n)

@@ -14,7 +14,8 @@ the entries with P, the normalised row entropy and the marginal error.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 

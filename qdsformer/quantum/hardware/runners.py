@@ -21,8 +21,9 @@ them with ``aer-noisy:<fake>`` runs the same fake backend through the runtime's 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -331,10 +332,12 @@ def make_runner(choice: BackendChoice, *, seed: int, optimization_level: int,
         return AerRunner(backend, seed=seed, optimization_level=optimization_level,
                          readout_mitigation=readout_mitigation)
     if choice.kind == "ibm":
+        from qiskit.providers.exceptions import QiskitBackendNotFoundError
+
         service = service if service is not None else runtime_service(ibm_channel)
         try:
             backend = service.backend(choice.name)
-        except Exception as err:  # QiskitBackendNotFoundError and friends
+        except QiskitBackendNotFoundError as err:
             raise ValueError(f"IBM backend {choice.name!r} is not available to this account "
                              f"({type(err).__name__}: {err})") from None
         return RuntimeRunner(backend, seed, optimization_level, dynamical_decoupling, twirling,
