@@ -9,8 +9,8 @@ then a 1-block Sinkformer student is distilled from it (``qdsformer distill`` th
     sinkd  0.5 CE + 0.5 KD + 0.8 SinKD           (SinKD's weights; L1 cost, eps 0.1)
 
 Writes ``results/kd/fmnist_runs.csv`` (one row per run) and ``results/kd/fmnist_table.md``
-(mean +- std over seeds); the run folders go to ``results/kd/runs/`` (checkpoints are not
-committed). Finished runs are skipped, so a killed sweep continues where it stopped.
+(mean +- std over seeds); the run folders go to ``results/kd/runs/`` (git-ignored). Finished
+runs are skipped, so a killed sweep continues where it stopped.
 
     python experiments/kd_fmnist.py                       # the reported sweep
     python experiments/kd_fmnist.py --train-limit 2000 --epochs 1 --seeds 0   # a smoke run

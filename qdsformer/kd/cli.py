@@ -14,18 +14,10 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="YAML config file (see experiments/configs/distill_*)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE",
-                        help="override a config key, e.g. distill.gamma=0.8 or "
-                             "teacher.checkpoint=results/fmnist_softmax/RUN")
-    parser.add_argument("--resume", metavar="RUN_DIR",
-                        help="continue the run in RUN_DIR (teacher or student phase)")
-    parser.add_argument("--run-dir", help="where to write this run (default: "
-                        "<run.out_dir>/<experiment>/<timestamp>-seed<seed>)")
-    parser.add_argument("--stop-after-epochs", type=int, default=None,
-                        help="leave after N epochs of the current phase; --resume continues")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    """The options of ``qdsformer train``: --config, --set, --resume, --run-dir, ..."""
+    from qdsformer.train.cli import add_arguments as add_train_arguments
+
+    add_train_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
