@@ -21,8 +21,15 @@ import re
 from pathlib import Path
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", help="circuit spec YAML, e.g. circuits/dsm4_small.yaml")
+def quiet_qiskit_logs(args: argparse.Namespace) -> None:
+    """Qiskit logs every transpiler pass at INFO; keep its loggers at WARNING unless -v."""
+    if not getattr(args, "verbose", False):
+        for name in ("qiskit", "qiskit_ibm_runtime", "qiskit_aer", "samplomatic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of :func:`qdsformer.quantum.hardware.make_runner`; None = the default."""
     parser.add_argument("--seed", type=int, default=None, help="transpiler + simulator seed")
     parser.add_argument("--optimization-level", type=int, default=None, choices=(0, 1, 2, 3))
     parser.add_argument("--dd", dest="dynamical_decoupling", action="store_true", default=None,
@@ -34,6 +41,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ibm-channel", default=None,
                         choices=("local", "ibm_quantum_platform", "ibm_cloud"),
                         help="account channel for ibm:<name>; 'local' = offline fake backends")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="circuit spec YAML, e.g. circuits/dsm4_small.yaml")
+    add_runner_arguments(parser)
     parser.add_argument("--out", default="results/circuits",
                         help="output folder (default: results/circuits)")
 
@@ -173,8 +185,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``run`` / ``sweep`` / ``export``."""
-    if not getattr(args, "verbose", False):  # Qiskit logs every transpiler pass at INFO
-        for name in ("qiskit", "qiskit_ibm_runtime", "qiskit_aer", "samplomatic"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_qiskit_logs(args)
     return {"run": _cmd_run, "sweep": _cmd_sweep, "export": _cmd_export}[
         args.circuits_command](args)

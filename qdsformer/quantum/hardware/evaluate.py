@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from pathlib import Path
+
+from qdsformer.quantum.hardware.cli import add_runner_arguments, quiet_qiskit_logs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,15 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="attention layer indices to estimate (default: all)")
     parser.add_argument("--mitigate", action="store_true",
                         help="project estimated attention onto the Birkhoff polytope")
-    parser.add_argument("--seed", type=int, default=0, help="transpiler + simulator seed")
-    parser.add_argument("--optimization-level", type=int, default=1, choices=(0, 1, 2, 3))
-    parser.add_argument("--dd", dest="dynamical_decoupling", action="store_true",
-                        help="XY4 dynamical decoupling (runtime Sampler)")
-    parser.add_argument("--twirling", action="store_true", help="Pauli twirling (runtime Sampler)")
-    parser.add_argument("--readout-mitigation", action="store_true",
-                        help="calibrate and invert readout errors in each batch")
-    parser.add_argument("--ibm-channel", default=None,
-                        choices=("local", "ibm_quantum_platform", "ibm_cloud"))
+    add_runner_arguments(parser)
     parser.add_argument("--out", default="results/circuits", help="output folder")
 
 
@@ -48,10 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from qdsformer.quantum.hardware.loop import evaluate_attention_backends
     from qdsformer.quantum.hardware.spec import check_shots
 
-    if not getattr(args, "verbose", False):
-        for name in ("qiskit", "qiskit_ibm_runtime", "qiskit_aer", "samplomatic"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_qiskit_logs(args)
     check_shots(args.shots)
+    seed = 0 if args.seed is None else args.seed
+    level = 1 if args.optimization_level is None else args.optimization_level
     if args.n_images < 1:
         raise ValueError(f"--n-images must be >= 1, got {args.n_images}")
     try:
@@ -72,14 +65,13 @@ def run(args: argparse.Namespace) -> int:
     labels = torch.tensor([int(dataset[i][1]) for i in range(n)])  # (N,)
     results = evaluate_attention_backends(
         model, [all_layers[k] for k in indices], images, labels, args.attention_backend,
-        args.shots, seed=args.seed, optimization_level=args.optimization_level,
-        mitigate=args.mitigate, dynamical_decoupling=args.dynamical_decoupling,
-        twirling=args.twirling, readout_mitigation=args.readout_mitigation,
-        ibm_channel=args.ibm_channel)
+        args.shots, seed=seed, optimization_level=level, mitigate=args.mitigate,
+        dynamical_decoupling=bool(args.dynamical_decoupling), twirling=bool(args.twirling),
+        readout_mitigation=bool(args.readout_mitigation), ibm_channel=args.ibm_channel)
     record = {"checkpoint": str(args.checkpoint), "dataset": data["name"], "split": args.split,
               "n_images": n, "shots": args.shots, "layers": indices, "mitigate": args.mitigate,
-              "readout_mitigation": args.readout_mitigation,
-              "seed": args.seed, "attention": config["attention"], "results": results}
+              "readout_mitigation": bool(args.readout_mitigation),
+              "seed": seed, "attention": config["attention"], "results": results}
     run_name = Path(args.checkpoint).resolve()
     run_name = run_name.parent.name if run_name.is_file() else run_name.name
     out = Path(args.out) / (f"evaluate__{run_name}__n{n}__shots{args.shots}"
