@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
 from qdsformer.analysis import (
@@ -141,3 +143,23 @@ def test_entropy_of_rows_matches_numpy():
     rows = p.numpy()
     expected = np.mean(-(rows * np.log(rows)).sum(1)) / np.log(3)
     assert entropy(p).item() == pytest.approx(expected, abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 6), k=st.integers(1, 5), seed=st.integers(0, 2**31 - 1))
+def test_convex_mixtures_of_permutations_are_sound(n, k, seed):
+    # Birkhoff-von Neumann: every mixture of permutation matrices is doubly stochastic.
+    gen = torch.Generator().manual_seed(seed)
+    weights = torch.rand(k, generator=gen, dtype=torch.float64) + 0.01
+    weights = weights / weights.sum()
+    perms = torch.stack([torch.eye(n, dtype=torch.float64)[torch.randperm(n, generator=gen)]
+                         for _ in range(k)])  # (k, n, n)
+    p = (weights[:, None, None] * perms).sum(0)  # (n, n)
+    assert birkhoff_distance(p).item() < 1e-6
+    assert marginal_error(p).item() < 1e-12
+    assert 0.0 <= entropy(p).item() <= 1.0 + 1e-12
+    assert 1.0 - 1e-9 <= effective_rank(p).item() <= n + 1e-9
+    # P + t J (J all ones): its affine projection subtracts exactly t J and lands on P, which
+    # is in the polytope, so the distance is ||t J||_F = t n
+    t = 0.1
+    assert birkhoff_distance(p + t).item() == pytest.approx(t * n, abs=1e-6)
