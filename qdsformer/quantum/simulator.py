@@ -6,14 +6,17 @@ acts on the full 2^q x 2^q unitary of every circuit in the batch at once: with q
 (2^k, 4, 2^(q-k-2) * 2^q) and the block is one batched 4x4 matmul on the middle axis.
 
 Backward (adjoint method, as in quantum-circuit autodiff, e.g. Jones & Gacon 2020): forward
-keeps only the final V. With Lambda_k = dL/dV_k (PyTorch's conjugate convention), walking
-the blocks in reverse,
+keeps only the final V. With Lambda_k = dL/dV_k (PyTorch's conjugate convention) and
+Y_k = Lambda_k V_k^dagger, the block gradients follow from one D x D matrix per circuit,
+walked back through the blocks by unitary conjugation:
 
-    V_{k-1} = G_k^dagger V_k,   Lambda_{k-1} = G_k^dagger Lambda_k,
-    dL/dG_k = Lambda_k V_{k-1}^dagger  (contracted over all axes but the block's two),
+    Y_K = Lambda_K V^dagger,   Y_{k-1} = G_k^dagger Y_k G_k,
+    dL/dG_k = tr_rest(Lambda_k V_{k-1}^dagger) = tr_rest(Y_k) G_k,
 
-so backward memory is a few copies of V whatever the depth (plus the K blocks' angles),
-and time is about three forward passes.
+tr_rest the partial trace over every qubit but the block's two (V_{k-1} = G_k^dagger V_k
+and Lambda_{k-1} = G_k^dagger Lambda_k give the recursion). Backward memory is two D x D
+buffers per circuit whatever the depth (plus the K blocks' angles); time is about four
+forward passes on one CPU core.
 """
 
 from __future__ import annotations
@@ -61,6 +64,38 @@ def _chunk_slices(n: int, bytes_per_item: int, device: torch.device) -> list[sli
     return [slice(i, min(n, i + size)) for i in range(0, n, size)]
 
 
+# Right-multiplying by a gate on low-order column qubits leaves runs of R < 32 contiguous
+# entries, where batched 4x4 matmuls are slow; there one GEMM with G (x) I_R (4R x 4R) is
+# faster despite its R-fold flops (measured on one CPU core, q = 7).
+_RIGHT_KRON_MAX_RUN = 16
+
+
+def _apply_block_right(gate: torch.Tensor, state: torch.Tensor, qubit: int,
+                       out: torch.Tensor) -> torch.Tensor:
+    """Right-multiply (N, D, D) ``state`` by the gate (N, 4, 4) on (qubit, qubit + 1)."""
+    n, dim = state.shape[0], state.shape[-1]
+    run = dim // (4 << qubit)  # R: contiguous entries per gate index in a row
+    if run <= _RIGHT_KRON_MAX_RUN:
+        eye = torch.eye(run, dtype=gate.dtype, device=gate.device)
+        kron = (gate[:, :, None, :, None] * eye[:, None, :]).reshape(n, 4 * run, 4 * run)
+        view = state.view(n, -1, 4 * run)  # (N, D * 2^k, 4R)
+        torch.matmul(view, kron, out=out.view(view.shape))
+    else:
+        view = state.view(n, dim << qubit, 4, run)  # (N, D * 2^k, 4, R): column index split
+        torch.matmul(gate.mT.unsqueeze(-3), view, out=out.view(view.shape))
+    return out
+
+
+def _partial_trace(state: torch.Tensor, qubit: int) -> torch.Tensor:
+    """(N, D, D) -> (N, 4, 4): trace over every qubit but (qubit, qubit + 1)."""
+    n, dim = state.shape[0], state.shape[-1]
+    left = 1 << qubit
+    right = dim // (4 * left)
+    view = state.view(n, left, 4, right, left, 4, right)  # (N, L, 4, R, L, 4, R)
+    diag = view.diagonal(dim1=1, dim2=4).diagonal(dim1=2, dim2=4)  # (N, 4, 4, L, R)
+    return diag.sum(dim=(-2, -1))  # (N, 4, 4)
+
+
 def _identity(params: torch.Tensor) -> torch.Tensor:
     return params
 
@@ -99,24 +134,20 @@ class _AdjointCircuit(torch.autograd.Function):
         qubits, n, dim = ctx.qubits, final.shape[0], final.shape[-1]
         kw = {"dtype": final.dtype, "device": final.device}
         blocks = ctx.make_blocks(params)  # (N, K, 4, 4)
-        # conj(V_{k-1}) = G_k^T conj(V_k) and Lambda_{k-1} = G_k^dag Lambda_k: one batched
-        # matmul uncomputes both, and Lambda V^dag = Lambda conj(V)^T needs no conjugation.
-        inverses = torch.stack([blocks.mT, blocks.mH]).resolve_conj().contiguous()  # (2, N, K, 4, 4)
-        inner = torch.empty_like(blocks)  # (N, K, 4, 4): Lambda_{k-1} V_{k-1}^dag
-        slices = _chunk_slices(n, 4 * dim * dim * final.element_size(), final.device)
-        buffers = torch.empty(2, 2, slices[0].stop, dim, dim, **kw)  # ping-pong (2, 2, c, D, D)
+        adjoints = blocks.mH.resolve_conj().contiguous()  # (N, K, 4, 4) G^dagger
+        traces = torch.empty_like(blocks)  # (N, K, 4, 4): partial traces of Y_k
+        slices = _chunk_slices(n, 2 * dim * dim * final.element_size(), final.device)
+        buffers = torch.empty(2, slices[0].stop, dim, dim, **kw)  # ping-pong (2, c, D, D)
         for sl in slices:
             c = sl.stop - sl.start
-            pair, spare = buffers[0, :, :c], buffers[1, :, :c]  # (2, c, D, D): conj V_k, Lambda_k
-            torch.conj_physical(final[sl], out=pair[0])
-            pair[1] = grad_v[sl]
+            y, spare = buffers[0, :c], buffers[1, :c]  # (c, D, D) each
+            torch.matmul(grad_v[sl].to(final.dtype), final[sl].mH, out=y)  # Y_K = Lambda V^dag
             for k in range(len(qubits) - 1, -1, -1):
-                pair, spare = apply_block(inverses[:, sl, k], pair, qubits[k], out=spare), pair
-                lam = pair[1].view(c, 1 << qubits[k], 4, -1)  # (c, 2^k, 4, R)
-                conj_prev = pair[0].view(c, 1 << qubits[k], 4, -1)  # (c, 2^k, 4, R)
-                inner[sl, k] = torch.matmul(lam, conj_prev.mT).sum(1)  # (c, 4, 4)
-        # dL/dG_k = Lambda_k V_{k-1}^dag = G_k (Lambda_{k-1} V_{k-1}^dag)
-        grad_blocks = blocks @ inner  # (N, K, 4, 4)
+                traces[sl, k] = _partial_trace(y, qubits[k])  # (c, 4, 4)
+                y, spare = apply_block(adjoints[sl, k], y, qubits[k], out=spare), y
+                y, spare = _apply_block_right(blocks[sl, k], y, qubits[k], out=spare), y
+        # dL/dG_k = tr_rest(Lambda_k V_{k-1}^dag) = tr_rest(Y_k G_k) = tr_rest(Y_k) G_k
+        grad_blocks = traces @ blocks  # (N, K, 4, 4)
         if ctx.make_blocks is _identity:
             return grad_blocks, None, None, None
         with torch.enable_grad():
