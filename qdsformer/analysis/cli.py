@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default=None,
                         help="checkpoint file or run folder for --inputs checkpoint")
     parser.add_argument("--split", default="test", help="data split for checkpoint inputs")
+    parser.add_argument("--data-root", default=None,
+                        help="checkpoint inputs: dataset folder, overriding the checkpoint's")
     parser.add_argument("--block", type=int, default=None,
                         help="checkpoint inputs: only this attention block (default: all)")
     parser.add_argument("--operators", nargs="+", default=None, metavar="SPEC",
@@ -84,12 +86,18 @@ def load_inputs(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
         return scores, f"{args.n_samples} Gaussian {args.size}x{args.size}, std {args.scale}"
     if args.checkpoint is None:
         raise ValueError("--inputs checkpoint needs --checkpoint PATH (file or run folder)")
-    return checkpoint_scores(args.checkpoint, args.n_samples, args.split, args.block, dtype)
+    return checkpoint_scores(args.checkpoint, args.n_samples, args.split, args.block, dtype,
+                             root=args.data_root)
 
 
 def checkpoint_scores(path: str, n_images: int, split: str = "test", block: int | None = None,
-                      dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, str]:
+                      dtype: torch.dtype = torch.float64, root: str | None = None
+                      ) -> tuple[torch.Tensor, str]:
     """Scores entering the attention normalisers of a trained model, heads flattened.
+
+    The first ``n_images`` images of ``split`` of the checkpoint's dataset (from ``root``, or
+    the folder saved in the checkpoint's config) run through the model; every block's scores
+    are captured with :func:`qdsformer.analysis.inputs.capture_scores`.
 
     Returns:
         (N * H * blocks, T, T) scores (one block if ``block`` is given) and a description.
@@ -102,7 +110,7 @@ def checkpoint_scores(path: str, n_images: int, split: str = "test", block: int 
         raise ValueError(f"checkpoint {path!r} does not exist")
     model, state = build_model_from_checkpoint(path)
     data_cfg = state["config"]["data"]
-    dataset = build_dataset(data_cfg["name"], split, root=data_cfg.get("root"))
+    dataset = build_dataset(data_cfg["name"], split, root=root or data_cfg.get("root"))
     count = min(int(n_images), len(dataset))
     images = torch.stack([dataset[i][0] for i in range(count)])  # (N, C, H, W)
     per_block = capture_scores(model, images.split(256))  # list of (N, H, T, T)
