@@ -78,20 +78,21 @@ def test_qr_exactly_doubly_stochastic(t):
     assert torch.allclose(p.sum(-2), ones, atol=1e-5)
 
 
+@pytest.mark.parametrize("scale", [1.0, 100.0])
 @pytest.mark.parametrize("kind", ["rank_one", "zeros", "repeated_rows"])
-def test_qr_gradient_finite_on_rank_deficient_scores(kind):
+def test_qr_gradient_finite_on_rank_deficient_scores(kind, scale):
     t = 6
-    if kind == "rank_one":
-        scores = torch.randn(2, 1, t, 1) @ torch.randn(2, 1, 1, t)
+    if kind == "rank_one":  # float32 rank-one scores of size 100 defeat noise of std 1e-7
+        scores = scale * torch.randn(8, 1, t, 1) @ torch.randn(8, 1, 1, t)
     elif kind == "zeros":
-        scores = torch.zeros(2, 1, t, t)
+        scores = torch.zeros(8, 1, t, t)
     else:
-        scores = torch.randn(2, 1, 1, t).expand(2, 1, t, t).clone()
+        scores = scale * torch.randn(8, 1, 1, t).expand(8, 1, t, t).clone()
     scores.requires_grad_()
     p = create_normalizer("qr")(scores)
     (p * torch.randn_like(p)).sum().backward()
     assert torch.isfinite(p).all() and torch.isfinite(scores.grad).all()
-    assert torch.allclose(p.sum(-2), torch.ones(2, 1, t), atol=1e-5)
+    assert torch.allclose(p.sum(-2), torch.ones(8, 1, t), atol=1e-5)
 
 
 def test_qr_adds_no_noise_to_full_rank_scores():
