@@ -165,3 +165,14 @@ def test_shots_sweep_error_falls_with_shots(spec):
         shots_sweep(spec, "aer", [])
     with pytest.raises(ValueError, match="shots must be"):
         shots_sweep(spec, "aer", [100, -1])
+
+
+def test_aer_picks_the_gpu_when_qiskit_aer_gpu_provides_one(monkeypatch):
+    from qiskit_aer import AerSimulator
+
+    from qdsformer.quantum.hardware.runners import aer_device
+
+    monkeypatch.setattr(AerSimulator, "available_devices", lambda self: ("CPU", "GPU"))
+    assert aer_device() == "GPU"
+    monkeypatch.setattr(AerSimulator, "available_devices", lambda self: ("CPU",))
+    assert aer_device() == "CPU"

@@ -77,6 +77,13 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
 
 
+def _tags(record: dict) -> str:
+    """File-name suffix for the error-suppression / mitigation options of a run."""
+    on = [("readout", record.get("readout_mitigation")),
+          ("dd", record.get("dynamical_decoupling")), ("twirl", record.get("twirling"))]
+    return "".join(f"__{name}" for name, flag in on if flag)
+
+
 def _run_kwargs(args: argparse.Namespace) -> dict:
     return {"seed": args.seed, "optimization_level": args.optimization_level,
             "dynamical_decoupling": args.dynamical_decoupling, "twirling": args.twirling,
@@ -90,9 +97,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     result = run_dsm(spec, backend=args.backend, shots=args.shots, **_run_kwargs(args))
     record = summarize(result)
-    tag = "__readout" if record["readout_mitigation"] else ""
     stem = Path(args.out) / (f"{spec.name}__{_slug(record['backend'])}__"
-                             f"{record['shots'] or 'exact'}{tag}")
+                             f"{record['shots'] or 'exact'}{_tags(record)}")
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(record, indent=1))
     plot_run(record, stem.with_suffix(".png"))
@@ -118,8 +124,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     backends = args.backend or [spec.run.backend]
     rows = [row for backend in backends
             for row in shots_sweep(spec, backend, args.shots, **_run_kwargs(args))]
-    tag = "__readout" if rows[0]["readout_mitigation"] else ""
-    stem = Path(args.out) / f"{spec.name}__{'+'.join(_slug(b) for b in backends)}__sweep{tag}"
+    stem = Path(args.out) / (f"{spec.name}__{'+'.join(_slug(b) for b in backends)}__sweep"
+                             f"{_tags(rows[0])}")
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     with stem.with_suffix(".csv").open("w", newline="") as fh:

@@ -60,7 +60,7 @@ def summarize(run: DSMRun) -> dict[str, Any]:
     """A JSON-ready record of a run: the matrices (T x T lists) and raw / mitigated metrics.
 
     Fields: ``spec``, ``backend``, ``shots``, ``seed``, ``readout_mitigation`` (the estimate
-    is readout-corrected), ``exact``, ``estimate``, ``mitigated``,
+    is readout-corrected), ``dynamical_decoupling``, ``twirling``, ``exact``, ``estimate``, ``mitigated``,
     ``frobenius_raw``, ``frobenius_mitigated``, ``spearman_raw``, ``spearman_mitigated``,
     ``entropy_exact``, ``entropy_raw``, ``entropy_mitigated``, ``max_abs_raw``,
     ``max_abs_mitigated``, ``marginal_error_raw``, ``shot_noise_frobenius`` (the expected
@@ -77,6 +77,8 @@ def summarize(run: DSMRun) -> dict[str, Any]:
         "shots": run.shots,
         "seed": spec.run.seed,
         "readout_mitigation": spec.run.readout_mitigation and run.shots is not None,
+        "dynamical_decoupling": spec.run.dynamical_decoupling,
+        "twirling": spec.run.twirling,
         "n_tokens": spec.n_tokens,
         "n_aux_qubits": spec.n_aux_qubits,
         "n_layers": spec.n_layers,
