@@ -12,6 +12,7 @@ import importlib
 SUITES: dict[str, str] = {
     "attention": "qdsformer.bench.attention",
     "simulator": "qdsformer.bench.simulator",
+    "circuits": "qdsformer.bench.circuits",
 }
 
 
