@@ -233,12 +233,21 @@ def _memory_records(args, gen: torch.Generator) -> list[Record]:
             ansatz = get_ansatz(args.ansatz, q, layers)
             angles = torch.rand(args.memory_matrices, ansatz.n_params, generator=gen) * 2 - 1
             angles = angles.to(args.device).requires_grad_(True)
+            cuda = angles.device.type == "cuda"
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+                base = torch.cuda.memory_allocated()
             saved, p = saved_tensor_bytes(
                 lambda a=ansatz, x=angles, f=simulate: dsm_from_probs(_probs(f(a, x)), q_d))
             p.sum().backward()
+            extra = {"saved_bytes": saved, "n_layers": layers, "n_qubits": q,
+                     "what": "bytes saved for backward, angles -> P"}
+            if cuda:  # the real peak of forward + backward, above what was allocated before
+                torch.cuda.synchronize()
+                extra["cuda_peak_bytes"] = torch.cuda.max_memory_allocated() - base
             records.append(Record(f"memory_q{q}_L{layers}_N{args.memory_matrices}", impl, 0.0,
-                                  {"saved_bytes": saved, "n_layers": layers, "n_qubits": q,
-                                   "what": "bytes saved for backward, angles -> P"}))
+                                  extra))
             log.info("memory %s L=%d: %.1f MB saved", impl, layers, saved / 2**20)
     return records
 
@@ -297,6 +306,10 @@ def run(args: argparse.Namespace) -> int:
                           for r in rows)
         ratio = rows[-1].extra["saved_bytes"] / max(rows[0].extra["saved_bytes"], 1)
         print(f"saved for backward, {impl}: {sizes} (ratio {ratio:.2f})")
+        if "cuda_peak_bytes" in rows[0].extra:
+            peaks = [r.extra["cuda_peak_bytes"] for r in rows]
+            print(f"CUDA peak, {impl}: " + ", ".join(f"{b / 2**20:.1f} MB" for b in peaks)
+                  + f" (ratio {peaks[-1] / max(peaks[0], 1):.2f})")
     train = _train_step_records(args) if args.train_step else []
     if train:
         print(ratio_table(train, baseline="softmax"))

@@ -157,17 +157,22 @@ class Ansatz:
     # ------------------------------------------------------------- simulation
     def _check_angles(self, angles: torch.Tensor) -> None:
         if not torch.is_tensor(angles) or angles.is_complex() or not angles.is_floating_point():
-            raise ValueError(f"{self!r}: angles must be a real floating tensor, got {angles!r}")
+            kind = angles.dtype if torch.is_tensor(angles) else type(angles).__name__
+            raise ValueError(f"{self!r}: angles must be a real floating tensor, got {kind}")
         if angles.dim() < 1 or angles.shape[-1] != self.n_params:
             raise ValueError(f"{self!r}: angles must have shape (..., {self.n_params}), "
                              f"got {tuple(angles.shape)}")
 
+    def _block_angles(self, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """angles (..., n_params) -> each block's (a, b, c, d) (..., K, 4) and transposed (K,)."""
+        self._check_angles(angles)
+        theta = angles[..., self._param_index.to(angles.device)]  # (..., K, 4)
+        return theta, self._transposed.to(angles.device)
+
     def block_unitaries(self, angles: torch.Tensor) -> torch.Tensor:
         """angles (..., n_params) -> the blocks' 4x4 unitaries (..., K, 4, 4), in order."""
-        self._check_angles(angles)
-        index = self._param_index.to(angles.device)
-        theta = angles[..., index]  # (..., K, 4)
-        return block_matrices(theta, self._transposed.to(angles.device))  # (..., K, 4, 4)
+        theta, transposed = self._block_angles(angles)
+        return block_matrices(theta, transposed)  # (..., K, 4, 4)
 
     def unitary(self, angles: torch.Tensor) -> torch.Tensor:
         """The circuit unitary V for each angle vector.
@@ -182,9 +187,7 @@ class Ansatz:
         """
         from qdsformer.quantum.simulator import apply_blocks
 
-        self._check_angles(angles)
-        theta = angles[..., self._param_index.to(angles.device)]  # (..., K, 4)
-        transposed = self._transposed.to(angles.device)  # (K,)
+        theta, transposed = self._block_angles(angles)  # (..., K, 4), (K,)
         return apply_blocks(theta, self._block_qubits, self.n_qubits,
                             make_blocks=partial(block_matrices, transposed=transposed),
                             param_ndim=1)  # (..., D, D)

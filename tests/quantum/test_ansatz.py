@@ -123,5 +123,7 @@ def test_bad_input_names_the_value():
     ansatz = get_ansatz("simple", 3, 1)
     with pytest.raises(ValueError, match=r"\(\.\.\., 8\), got \(7,\)"):
         ansatz.unitary(torch.zeros(7))
+    with pytest.raises(ValueError, match="real floating tensor, got torch.int64"):
+        ansatz.unitary(torch.zeros(8, dtype=torch.long))
     with pytest.raises(ValueError, match="expected 8 angles, got 3"):
         ansatz.to_qiskit([0.0, 1.0, 2.0])
