@@ -40,6 +40,8 @@ def main(argv=None) -> int:
     parser.add_argument("--teacher-epochs", type=int, default=8)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    parser.add_argument("--teacher-dir", default=None,
+                        help="teacher run folder to reuse or create (default <out>/runs/teacher)")
     args = parser.parse_args(argv)
 
     from qdsformer.kd.distill import distill, load_distill_config
@@ -48,7 +50,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     common = [f"data.train_limit={args.train_limit}", "run.progress=false"]
-    teacher_dir = out / "runs" / "teacher"
+    teacher_dir = Path(args.teacher_dir) if args.teacher_dir else out / "runs" / "teacher"
     if not (teacher_dir / "summary.json").exists():
         teacher_config = load_config(overrides=[
             "experiment=kd_teacher", "model.preset=qdsformer_fmnist", "model.depth=2",
