@@ -311,8 +311,8 @@ def main(argv=None) -> int:
     (out / "metrics.json").write_text(json.dumps({"settings": settings, "summary": summary,
                                                   "runs": rows}, indent=2))
     plot(samples, first_seed, out)
-    table = ["| divergence | modes covered (of 8) | high-quality % | mode TV | OT cost | "
-             "weight ESS |", "|---|---|---|---|---|---|"]
+    table = [("| divergence | modes covered (of 8) | high-quality % | mode TV | OT cost | "
+              "weight ESS |"), "|---|---|---|---|---|---|"]
     for name, s in summary.items():
         table.append(
             f"| {LABELS[name]} | {s['modes_covered']['mean']:.2f} +- "

@@ -83,9 +83,9 @@ def main(argv=None) -> int:
         writer.writeheader()
         writer.writerows(rows)
     lines = [
-        f"Fashion-MNIST, {args.train_limit} training images; teacher softmax ViT depth 2, "
-        f"{args.teacher_epochs} epochs: test accuracy {100 * teacher['test_acc']:.2f}%. "
-        f"Student Sinkformer ViT depth 1, {args.epochs} epochs, seeds {args.seeds}.",
+        (f"Fashion-MNIST, {args.train_limit} training images; teacher softmax ViT depth 2, "
+         f"{args.teacher_epochs} epochs: test accuracy {100 * teacher['test_acc']:.2f}%. "
+         f"Student Sinkformer ViT depth 1, {args.epochs} epochs, seeds {args.seeds}."),
         "",
         "| student loss | test acc % (mean +- std) | val acc % (mean +- std) |",
         "|---|---|---|",
