@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=["statevector", "aer", "aer-noisy:fake_guadalupe"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", default="results/bench/circuits.json", help="output path")
+    parser.add_argument("--json", default="results/circuits/bench_circuits.json", help="output path")
 
 
 def run(args: argparse.Namespace) -> int:
