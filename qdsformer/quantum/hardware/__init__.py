@@ -8,15 +8,24 @@ Backends: ``exact`` (our torch simulator), ``statevector`` (exact probabilities 
 circuit), ``aer`` (ideal, shots; GPU with qiskit-aer-gpu), ``aer-noisy:<fake backend>``
 (``qiskit_ibm_runtime.fake_provider`` noise, offline) and ``ibm:<backend>`` (qiskit-ibm-runtime
 executor Sampler, batch mode; ``ibm_channel="local"`` runs fake backends offline).
-Qiskit and qiskit-ibm-runtime are imported inside the functions that use them.
+Mitigation: readout-error inversion (``readout_mitigation=True``, :mod:`.assignment`) and the
+Birkhoff projection (:func:`mitigate`). Hardware in the loop (:mod:`.loop`): a QontOT ViT's
+attention layers estimated by circuits on any runner. Qiskit and qiskit-ibm-runtime are
+imported inside the functions that use them.
 """
 
+from qdsformer.quantum.hardware.assignment import correct_readout, readout_rates
 from qdsformer.quantum.hardware.bell import (
     bell_readout_circuit,
     counts_to_frequencies,
     exact_frequencies,
     frequencies_to_dsm,
     spec_ansatz,
+)
+from qdsformer.quantum.hardware.loop import (
+    RunnerNormalizer,
+    evaluate_attention_backends,
+    runner_attention,
 )
 from qdsformer.quantum.hardware.mitigation import (
     compare,
@@ -29,6 +38,7 @@ from qdsformer.quantum.hardware.runners import (
     AerRunner,
     DSMRun,
     RuntimeRunner,
+    StatevectorRunner,
     estimate_dsms,
     exact_dsm,
     fake_backend,
@@ -53,12 +63,16 @@ __all__ = [
     "CircuitSpec",
     "DSMRun",
     "RunOptions",
+    "RunnerNormalizer",
     "RuntimeRunner",
+    "StatevectorRunner",
     "bell_readout_circuit",
     "check_qubit_budget",
     "compare",
+    "correct_readout",
     "counts_to_frequencies",
     "estimate_dsms",
+    "evaluate_attention_backends",
     "exact_dsm",
     "exact_frequencies",
     "expected_shot_noise",
@@ -68,7 +82,9 @@ __all__ = [
     "make_runner",
     "mitigate",
     "parse_backend",
+    "readout_rates",
     "run_dsm",
+    "runner_attention",
     "runtime_service",
     "shots_sweep",
     "spec_angles",

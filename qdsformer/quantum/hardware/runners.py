@@ -16,6 +16,8 @@ One entry point, :func:`run_dsm`, estimates the QontOT matrix of a :class:`Circu
 Circuits are transpiled to the backend's ISA with a preset pass manager (``optimization_level``,
 seeded). Dynamical decoupling and Pauli twirling are options of the runtime Sampler; asking for
 them with ``aer-noisy:<fake>`` runs the same fake backend through the runtime's local mode.
+``readout_mitigation`` adds two calibration circuits per batch and inverts the measured
+qubits' readout errors (:mod:`qdsformer.quantum.hardware.assignment`).
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class DSMRun:
         backend: the backend string.
         shots: shots per circuit (None for ``exact`` / ``statevector``).
         exact: the exact P from our simulator, (T, T) float64.
-        estimate: the raw estimate from the circuit, (T, T) float64.
+        estimate: the estimate from the circuit (readout-corrected with readout_mitigation,
+            never Birkhoff-projected), (T, T) float64.
         counts: outcome counts {bitstring of register c: count}, None without shots.
         metadata: backend facts (transpiled depth, two-qubit gates, qubits, device, job id).
     """
@@ -347,7 +350,7 @@ def make_runner(choice: BackendChoice, *, seed: int, optimization_level: int,
 
 # --------------------------------------------------------------------------- entry point
 def estimate_dsms(ansatz, angles: torch.Tensor, n_data_qubits: int, n_tokens: int,
-                  runner, shots: int, layout: str = "parted"
+                  runner, shots: int | None, layout: str = "parted"
                   ) -> tuple[torch.Tensor, list[dict[str, int]], dict]:
     """Estimate many QontOT matrices in one batch of Bell-pair circuits.
 
