@@ -176,3 +176,23 @@ def test_aer_picks_the_gpu_when_qiskit_aer_gpu_provides_one(monkeypatch):
     assert aer_device() == "GPU"
     monkeypatch.setattr(AerSimulator, "available_devices", lambda self: ("CPU",))
     assert aer_device() == "CPU"
+
+
+def test_service_errors_never_show_the_token(monkeypatch):
+    import qiskit_ibm_runtime
+    from qiskit_ibm_runtime.accounts import InvalidAccountError
+
+    secret = "tok-SECRET-0123456789"
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", secret)
+
+    def invalid(**kwargs):
+        raise InvalidAccountError(f"token {secret} was rejected")
+
+    def offline(**kwargs):
+        raise ConnectionError(f"POST https://auth?apikey={secret} failed")
+
+    for fake, match in ((invalid, "could not be used"), (offline, "could not open")):
+        monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", fake)
+        with pytest.raises(ValueError, match=match) as info:
+            runtime_service("ibm_quantum_platform")
+        assert secret not in str(info.value) and "***" in str(info.value)

@@ -134,7 +134,8 @@ def runtime_service(channel: str | None = None, account_name: str | None = None)
         account_name: a named saved account.
 
     Raises:
-        ValueError: no account configured (with how to configure one), or a bad channel.
+        ValueError: no account configured (with how to configure one), an invalid account, the
+            service unreachable, or a bad channel. Messages never contain the token.
     """
     from qiskit_ibm_runtime import QiskitRuntimeService
     from qiskit_ibm_runtime.accounts import AccountNotFoundError, InvalidAccountError
@@ -146,8 +147,23 @@ def runtime_service(channel: str | None = None, account_name: str | None = None)
         return QiskitRuntimeService(channel="local")
     try:
         return QiskitRuntimeService(channel=channel, name=account_name)
-    except (AccountNotFoundError, InvalidAccountError):
+    except AccountNotFoundError:
         raise ValueError(NO_ACCOUNT_HELP) from None
+    except InvalidAccountError as err:
+        raise ValueError(f"the IBM Quantum account could not be used: {_scrub(err)}; check "
+                         "the saved account or QISKIT_IBM_TOKEN / QISKIT_IBM_INSTANCE") from None
+    except Exception as err:  # noqa: BLE001 - network / service errors, reported without secrets
+        raise ValueError(f"could not open the IBM Quantum service ({type(err).__name__}: "
+                         f"{_scrub(err)}); check the network, token and instance") from None
+
+
+def _scrub(err: BaseException) -> str:
+    """The error's message with the token from the environment, if any, masked."""
+    import os
+
+    text = str(err)
+    token = os.environ.get("QISKIT_IBM_TOKEN")
+    return text.replace(token, "***") if token else text
 
 
 def _circuit_facts(circuits: Sequence) -> dict[str, Any]:
