@@ -196,3 +196,13 @@ def test_service_errors_never_show_the_token(monkeypatch):
         with pytest.raises(ValueError, match=match) as info:
             runtime_service("ibm_quantum_platform")
         assert secret not in str(info.value) and "***" in str(info.value)
+
+
+def test_missing_ibm_runtime_package_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "qiskit_ibm_runtime", None)  # import now fails
+    with pytest.raises(ValueError, match=r"pip install 'qdsformer\[ibm\]'"):
+        fake_backend("fake_nairobi")
+    with pytest.raises(ValueError, match="ibm:<backend> needs qiskit-ibm-runtime"):
+        runtime_service()

@@ -99,11 +99,21 @@ def exact_dsm(spec: CircuitSpec) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- backends
+def _require_runtime(what: str) -> None:
+    """Raise ``ValueError`` with the install line when qiskit-ibm-runtime is missing."""
+    try:
+        import qiskit_ibm_runtime  # noqa: F401
+    except ImportError:
+        raise ValueError(f"{what} needs qiskit-ibm-runtime: pip install 'qdsformer[ibm]'"
+                         ) from None
+
+
 def fake_backend(name: str):
     """A ``qiskit_ibm_runtime.fake_provider`` backend by name: ``fake_lagos``, ``FakeLagosV2``,
     ``lagos`` or ``fake_torino``. Raises ``ValueError`` listing the known names otherwise."""
     import inspect
 
+    _require_runtime("aer-noisy:<fake backend>")
     from qiskit_ibm_runtime import fake_provider
     from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
 
@@ -137,6 +147,7 @@ def runtime_service(channel: str | None = None, account_name: str | None = None)
         ValueError: no account configured (with how to configure one), an invalid account, the
             service unreachable, or a bad channel. Messages never contain the token.
     """
+    _require_runtime("ibm:<backend>")
     from qiskit_ibm_runtime import QiskitRuntimeService
     from qiskit_ibm_runtime.accounts import AccountNotFoundError, InvalidAccountError
 
