@@ -141,8 +141,13 @@ def test_bad_backends_and_shots(spec):
         run_dsm(spec, backend="aer-noisy:fake_atlantis", shots=10)
     with pytest.raises(ValueError, match="backend aer-noisy:fake_manila allows 5"):
         run_dsm(spec, backend="aer-noisy:fake_manila", shots=10)  # 6 qubits needed
-    with pytest.raises(ValueError, match="not available"):
+    with pytest.raises(ValueError, match="unknown fake backend 'fake_atlantis'"):
         run_dsm(spec, backend="ibm:fake_atlantis", shots=10, ibm_channel="local")
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    with pytest.raises(ValueError, match="not available"):
+        run_dsm(spec, backend="ibm:fake_atlantis", shots=10,
+                service=QiskitRuntimeService(channel="local"))
     with pytest.raises(ValueError, match="ibm channel"):
         runtime_service("ibm_moon")
     with pytest.raises(ValueError, match="twirling need a device backend"):

@@ -364,12 +364,15 @@ def make_runner(choice: BackendChoice, *, seed: int, optimization_level: int,
     if choice.kind == "ibm":
         from qiskit.providers.exceptions import QiskitBackendNotFoundError
 
-        service = service if service is not None else runtime_service(ibm_channel)
-        try:
-            backend = service.backend(choice.name)
-        except QiskitBackendNotFoundError as err:
-            raise ValueError(f"IBM backend {choice.name!r} is not available to this account "
-                             f"({type(err).__name__}: {err})") from None
+        if service is None and ibm_channel == "local":  # the local service's own lookup
+            backend = fake_backend(choice.name)  # builds every fake backend; this builds one
+        else:
+            service = service if service is not None else runtime_service(ibm_channel)
+            try:
+                backend = service.backend(choice.name)
+            except QiskitBackendNotFoundError as err:
+                raise ValueError(f"IBM backend {choice.name!r} is not available to this "
+                                 f"account ({type(err).__name__}: {err})") from None
         return RuntimeRunner(backend, seed, optimization_level, dynamical_decoupling, twirling,
                              readout_mitigation)
     raise ValueError(f"backend {choice} has no circuit runner")
