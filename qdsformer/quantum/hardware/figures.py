@@ -26,7 +26,7 @@ def plot_run(record: dict[str, Any], path: str | Path) -> Path:
               ("Birkhoff-mitigated", record["mitigated"],
                (record["frobenius_mitigated"], record["spearman_mitigated"]))]
     vmax = max(float(np.max(m)) for _, m, _ in panels)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 4.2), constrained_layout=True)
     for ax, (title, matrix, scores) in zip(axes, panels):
         image = ax.imshow(np.asarray(matrix), vmin=0.0, vmax=vmax, cmap="viridis")
         if scores is not None:
@@ -39,8 +39,12 @@ def plot_run(record: dict[str, Any], path: str | Path) -> Path:
         ax.set_ylabel("row i (D)")
     fig.colorbar(image, ax=axes, shrink=0.8)
     shots = record.get("shots")
+    options = [name for key, name in (("readout_mitigation", "readout-corrected"),
+                                      ("dynamical_decoupling", "DD"), ("twirling", "twirled"))
+               if record.get(key)]
     fig.suptitle(f"{record['spec']} on {record['backend']}"
-                 + (f", {shots} shots" if shots else ""), fontsize=10)
+                 + (f", {shots} shots" if shots else "")
+                 + (f" ({', '.join(options)})" if options else ""), fontsize=10)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
