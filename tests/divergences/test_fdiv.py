@@ -238,3 +238,13 @@ def test_bad_input_raises_value_error_naming_the_problem():
         weight("kl", torch.tensor([1.0, 0.0]))
     with pytest.raises(ValueError, match="t must be finite and > 0"):
         generator("kl", -1.0)
+
+
+def test_describe_and_params_show_defaults():
+    from qdsformer.divergences import describe, divergence_params
+
+    assert describe("alpha").endswith("[alpha=0.5]") and "KL(p || q)" in describe("kl")
+    assert divergence_params("gjsd") == {"beta": 0.5}
+    assert divergence_params("skew_kl", alpha=0.3) == {"alpha": 0.3}
+    with pytest.raises(ValueError, match="unknown divergence"):
+        describe("nope")
