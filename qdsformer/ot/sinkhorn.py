@@ -38,7 +38,7 @@ from typing import NamedTuple
 import torch
 
 _METHODS = ("auto", "log", "absorb")
-_GRADS = ("unroll", "implicit")
+_GRADS = ("unroll", "implicit", "envelope")
 
 
 class SinkhornResult(NamedTuple):
@@ -233,11 +233,21 @@ def _epsilon_schedule(cost: torch.Tensor, epsilon: float, scaling: float | None)
     return stages
 
 
-def _solve(cost, a, b, epsilon, n_iters, tol, check_every, method, scaling):
+def _solve(cost, a, b, epsilon, n_iters, tol, check_every, method, scaling, init):
     """Run the iterations; returns (f, g, half-steps done, error or None if not measured)."""
     log_a, log_b = torch.log(a), torch.log(b)  # (..., n), (..., m)
-    f = torch.zeros_like(a)  # (..., n)
-    g = torch.zeros_like(b)  # (..., m)
+    if init is None:
+        f = torch.zeros_like(a)  # (..., n)
+        g = torch.zeros_like(b)  # (..., m)
+    else:
+        try:
+            f = init[0].to(a.dtype).expand_as(a)  # (..., n)
+            g = init[1].to(b.dtype).expand_as(b)  # (..., m)
+        except RuntimeError as err:
+            raise ValueError(
+                f"init shapes {tuple(init[0].shape)}, {tuple(init[1].shape)} do not match "
+                f"{tuple(a.shape)}, {tuple(b.shape)}"
+            ) from err
     stages = _epsilon_schedule(cost, epsilon, scaling)
     updates_cls = _LogUpdates if method == "log" else _AbsorbUpdates
     # the first row step runs in the log domain, so the cached kernel of "absorb" starts with
@@ -330,6 +340,7 @@ def sinkhorn(
     method: str = "auto",
     grad: str = "unroll",
     epsilon_scaling: float | None = None,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> SinkhornResult:
     """Batched, log-stabilised Sinkhorn for entropic optimal transport.
 
@@ -351,10 +362,15 @@ def sinkhorn(
             when ``tol`` is given and the problem is at least 64 x 64, else log.
         grad: ``"unroll"`` (autograd through every iteration) or ``"implicit"`` (iterations
             without autograd, then the implicit-function gradient at the fixed point; memory
-            does not grow with the iteration count; exact at convergence).
+            does not grow with the iteration count; exact at convergence), or ``"envelope"``
+            (iterations without autograd, potentials treated as constants: by the envelope
+            (Danskin) theorem the gradient of ``value`` is exact, d value / dC = P; gradients
+            of ``plan`` and ``cost`` are then only their explicit part; cheapest).
         epsilon_scaling: None, or a factor in (0, 1): anneal epsilon from the cost's spread
             down to ``epsilon`` by this factor, one row and one column step per stage
             (the stages' half-steps count in ``n_iters`` of the result, not in the budget).
+        init: warm start (f, g), shapes (..., n), (..., m), in cost units; default zeros.
+            The first row step only reads g.
 
     Returns:
         SinkhornResult(plan, f, g, cost, n_iters, marginal_error, value).
@@ -364,25 +380,32 @@ def sinkhorn(
             masses, epsilon <= 0, neither n_iters nor tol, unknown method or grad.
     """
     _check_inputs(cost, a, b, epsilon, n_iters, tol, method, grad, epsilon_scaling)
+    if init is not None:
+        if len(init) != 2 or not all(torch.isfinite(t).all() for t in init):
+            raise ValueError("init must be a pair (f, g) of finite tensors")
     a_full = _marginal(a, cost, -2)  # (..., n)
     b_full = _marginal(b, cost, -1)  # (..., m)
     if method == "auto":
         method = "absorb" if tol is not None and min(cost.shape[-2:]) >= 64 else "log"
-    if grad == "implicit":
+    if grad in ("implicit", "envelope"):
         with torch.no_grad():
             f, g, done, error = _solve(cost, a_full, b_full, epsilon, n_iters, tol, check_every,
-                                       method, epsilon_scaling)
-        f, g = _ImplicitPotentials.apply(cost, a_full, b_full, f, g, float(epsilon))
+                                       method, epsilon_scaling, init)
+        if grad == "implicit":
+            f, g = _ImplicitPotentials.apply(cost, a_full, b_full, f, g, float(epsilon))
     else:
         f, g, done, error = _solve(cost, a_full, b_full, epsilon, n_iters, tol, check_every,
-                                   method, epsilon_scaling)
+                                   method, epsilon_scaling, init)
     plan = torch.exp((f.unsqueeze(-1) + g.unsqueeze(-2) - cost) / epsilon)  # (..., n, m)
     if error is None:
         error = marginal_error(plan, a_full, b_full)
     transport = (plan * cost).sum(dim=(-2, -1))  # (...)
-    # <P, C> + eps KL(P | a b^T) = <a, f> + <b, g> - eps (<a, log a> + <b, log b>) at the optimum
+    # OT_eps = <P, C> + eps KL(P | a b^T) from the dual D(f, g) = <a, f> + <b, g> - eps <P, 1>
+    # + eps <a, 1> - eps (<a, log a> + <b, log b>): equal at the optimum, and dD/dC = P, dD/da = f
+    # at fixed potentials, which makes the envelope gradient exact
     entropy_ab = torch.xlogy(a_full, a_full).sum(-1) + torch.xlogy(b_full, b_full).sum(-1)
-    value = (f * a_full).sum(-1) + (g * b_full).sum(-1) - epsilon * entropy_ab  # (...)
+    mass_gap = plan.sum(dim=(-2, -1)) - a_full.sum(-1)  # (...), 0 at convergence
+    value = (f * a_full).sum(-1) + (g * b_full).sum(-1) - epsilon * (mass_gap + entropy_ab)
     return SinkhornResult(plan, f, g, transport, done, error.detach(), value)
 
 
