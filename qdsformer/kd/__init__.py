@@ -7,6 +7,6 @@
 ``qdsformer distill`` (:mod:`qdsformer.kd.cli`) trains with these through the one training loop.
 """
 
-from qdsformer.kd.losses import DistillationLoss, kd_loss, pairwise_cost, sinkd_loss
+from qdsformer.kd.losses import DistillationLoss, kd_loss, sinkd_loss
 
-__all__ = ["DistillationLoss", "kd_loss", "pairwise_cost", "sinkd_loss"]
+__all__ = ["DistillationLoss", "kd_loss", "sinkd_loss"]

@@ -18,9 +18,9 @@ import torch.nn.functional as F
 
 from qdsformer.divergences import divergence as f_divergence
 from qdsformer.divergences import divergence_params
+from qdsformer.ot.costs import COSTS, pairwise_cost
+from qdsformer.ot.divergence import sinkhorn_divergence
 from qdsformer.ot.sinkhorn import sinkhorn
-
-SINKD_COSTS = ("l1", "sqeuclidean")
 
 
 def _check_pair(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> None:
@@ -34,8 +34,8 @@ def _check_pair(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> N
 
 
 def _check_cost(cost: str) -> None:
-    if cost not in SINKD_COSTS:
-        raise ValueError(f"unknown SinKD cost {cost!r}; expected one of {SINKD_COSTS}")
+    if cost not in COSTS:
+        raise ValueError(f"unknown SinKD cost {cost!r}; expected one of {COSTS}")
 
 
 def _check_temperature(temperature: float) -> None:
@@ -88,19 +88,6 @@ def kd_loss(
     return loss * temperature**2 if scale_by_temperature else loss
 
 
-def pairwise_cost(x: torch.Tensor, y: torch.Tensor, cost: str = "l1") -> torch.Tensor:
-    """Cost matrix between the rows of x (n, d) and y (m, d): L1 or squared Euclidean.
-
-    ``l1``: C_ij = sum_k |x_ik - y_jk| (SinKD's choice); ``sqeuclidean``: C_ij = |x_i - y_j|^2,
-    computed from differences (not the Gram expansion), so C_ii = 0 exactly.
-    """
-    _check_cost(cost)
-    diff = x.unsqueeze(-2) - y.unsqueeze(-3)  # (n, m, d)
-    if cost == "l1":
-        return diff.abs().sum(-1)  # (n, m)
-    return (diff**2).sum(-1)  # (n, m)
-
-
 def sinkd_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
@@ -124,11 +111,10 @@ def sinkd_loss(
     ``debiased`` form is the Sinkhorn divergence (Feydy et al., AISTATS 2019)
 
         S = OT_eps(s, t) - (OT_eps(s, s) + OT_eps(t, t)) / 2,
-        OT_eps = <P, C> + epsilon KL(P || 1/B^2)   (the kernel's ``value``),
+        OT_eps = <P, C> + epsilon KL(P || 1/B^2),
 
-    which is 0 when student == teacher and >= 0 at convergence (the L1 and squared Euclidean
-    costs give positive definite Gibbs kernels). Gradients are unrolled through the
-    iterations. No T^2 factor is applied.
+    (:func:`qdsformer.ot.sinkhorn_divergence`), which is 0 when student == teacher and >= 0 at
+    convergence. Gradients are unrolled through the iterations. No T^2 factor is applied.
 
     Args:
         student_logits: (B, C).
@@ -137,7 +123,8 @@ def sinkd_loss(
         epsilon: entropic regularisation (default 0.1, SinKD's setting).
         n_iters: half-steps of :func:`qdsformer.ot.sinkhorn.sinkhorn` (default 20); the plan
             has mass 1 after any number of them.
-        cost: ``"l1"`` (default, SinKD's) or ``"sqeuclidean"`` between probability vectors.
+        cost: ``"l1"`` (default, SinKD's), ``"sqeuclidean"`` or ``"euclidean"`` between the
+            probability vectors (:func:`qdsformer.ot.pairwise_cost`).
         debiased: return the Sinkhorn divergence S instead of <P, C>.
         detach_teacher: treat the teacher as a fixed target (default True).
 
@@ -153,10 +140,8 @@ def sinkd_loss(
     t = torch.softmax(teacher_logits / temperature, dim=-1)  # (B, C)
     if not debiased:
         return sinkhorn(pairwise_cost(s, t, cost), epsilon=epsilon, n_iters=n_iters).cost
-    costs = torch.stack([pairwise_cost(s, t, cost), pairwise_cost(s, s, cost),
-                         pairwise_cost(t, t, cost)])  # (3, B, B): one batched kernel call
-    value = sinkhorn(costs, epsilon=epsilon, n_iters=n_iters).value  # (3,), OT_eps each
-    return value[0] - (value[1] + value[2]) / 2
+    return sinkhorn_divergence(s, t, epsilon=epsilon, cost=cost, tol=None, n_iters=n_iters,
+                               grad="unroll")
 
 
 @dataclass

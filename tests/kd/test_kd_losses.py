@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from qdsformer.divergences import divergence
-from qdsformer.kd import DistillationLoss, kd_loss, pairwise_cost, sinkd_loss
+from qdsformer.kd import DistillationLoss, kd_loss, sinkd_loss
 
 
 def _logits(b=6, c=5, seed=0, dtype=torch.float64):
@@ -60,12 +60,6 @@ def test_sinkd_matches_pot_sinkhorn2_with_mass_one():
                             numItermax=10_000, stopThr=1e-13)
     got = sinkd_loss(s, t, epsilon=0.1, n_iters=2001)
     assert abs(got.item() - float(expected)) < 1e-9
-
-
-def test_pairwise_cost_matches_cdist():
-    x, y = _logits(b=4, c=3, seed=8), _logits(b=5, c=3, seed=9)
-    torch.testing.assert_close(pairwise_cost(x, y, "l1"), torch.cdist(x, y, p=1))
-    torch.testing.assert_close(pairwise_cost(x, y, "sqeuclidean"), torch.cdist(x, y) ** 2)
 
 
 @pytest.mark.parametrize("debiased", [False, True])
