@@ -187,3 +187,15 @@ def test_bad_input_raises_value_error():
         DistillationLoss(alpha=0.0)
     with pytest.raises(ValueError, match=r"labels must have shape \(6,\)"):
         DistillationLoss()(s, t, torch.zeros(5, dtype=torch.long))
+
+
+def test_losses_do_not_import_the_training_stack():
+    """kd -> {divergences, ot}: only the distill command reaches up into train/models/data."""
+    import subprocess
+    import sys
+
+    code = ("import sys, qdsformer.kd, qdsformer.divergences; "
+            "bad = [m for m in sys.modules if m.split('.')[:2] in "
+            "(['qdsformer', 'train'], ['qdsformer', 'models'], ['qdsformer', 'data'])]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
