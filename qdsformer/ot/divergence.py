@@ -45,7 +45,7 @@ def entropic_ot(
     epsilon: float = 0.1,
     p: float = 2,
     cost: Cost | None = None,
-    tol: float | None = None,
+    tol: float | str | None = "auto",
     n_iters: int = 50_000,
     grad: str = "envelope",
     **sinkhorn_kwargs,
@@ -58,8 +58,9 @@ def entropic_ot(
         epsilon: entropic regularisation, in units of the cost.
         p: cost ||x - y||_2^p (ignored when ``cost`` is given).
         cost: a name from :data:`qdsformer.ot.costs.COSTS` or a callable, overrides ``p``.
-        tol: marginal error to reach; default :func:`default_tol` of the dtype (1e-6 float64,
-            1e-4 float32).
+        tol: marginal error to reach; ``"auto"`` (default): :func:`default_tol` of the dtype
+            (1e-6 float64, 1e-4 float32), a warning is logged if it is not reached within
+            ``n_iters``; None: run exactly ``n_iters`` half-steps (e.g. a fixed-cost loss).
         n_iters, grad, **sinkhorn_kwargs: passed to :func:`qdsformer.ot.sinkhorn` (``n_iters``
             caps the half-steps).
 
@@ -67,11 +68,11 @@ def entropic_ot(
         OT_eps, shape (...).
     """
     c = pairwise_cost(x, y, cost if cost is not None else _p_cost(p))  # (..., n, m)
-    if tol is None:
+    if tol == "auto":
         tol = default_tol(c.dtype)
     res = sinkhorn(c, a, b, epsilon=epsilon, tol=tol, n_iters=n_iters, grad=grad,
                    **sinkhorn_kwargs)
-    if res.marginal_error >= tol:  # one sync; a solver call, not an attention hot path
+    if tol is not None and res.marginal_error >= tol:  # one sync (a solver, not a hot path)
         log.warning("entropic_ot: marginal error %.3g after %d half-steps is above tol=%g "
                     "(raise n_iters or epsilon)", float(res.marginal_error), res.n_iters, tol)
     return res.value
@@ -85,7 +86,7 @@ def sinkhorn_divergence(
     epsilon: float = 0.1,
     p: float = 2,
     cost: Cost | None = None,
-    tol: float | None = None,
+    tol: float | str | None = "auto",
     n_iters: int = 50_000,
     grad: str = "envelope",
     **sinkhorn_kwargs,

@@ -33,7 +33,7 @@ def monge_gap(
     a: torch.Tensor | None = None,
     cost: Cost = "sqeuclidean",
     epsilon: float = 0.01,
-    tol: float | None = None,
+    tol: float | str | None = "auto",
     **sinkhorn_kwargs,
 ) -> torch.Tensor:
     """Monge gap estimator M_hat(T) = sum_i a_i c(x_i, T x_i) - OT_eps(x, T x).

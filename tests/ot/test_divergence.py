@@ -98,3 +98,16 @@ def test_divergence_bad_input():
         sinkhorn_divergence(x * float("nan"), y)
     with pytest.raises(ValueError, match="p must be"):
         sinkhorn_divergence(x, y, p=0)
+
+
+def test_fixed_iteration_count_and_unconverged_warning(caplog):
+    from qdsformer.ot import sinkhorn
+
+    x, y, a, b = _clouds(n=10, m=7)
+    fixed = entropic_ot(x, y, a, b, epsilon=0.05, tol=None, n_iters=7)
+    direct = sinkhorn(pairwise_cost(x, y), a, b, epsilon=0.05, n_iters=7)
+    torch.testing.assert_close(fixed, direct.value)
+    assert not caplog.records
+    with caplog.at_level("WARNING"):
+        entropic_ot(x, y, a, b, epsilon=0.05, n_iters=3)  # tol "auto" = 1e-6 is not reached
+    assert "above tol" in caplog.text
