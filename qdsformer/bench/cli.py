@@ -11,6 +11,7 @@ import importlib
 # suite name -> module exposing add_arguments(parser) and run(args) -> int
 SUITES: dict[str, str] = {
     "attention": "qdsformer.bench.attention",
+    "ot": "qdsformer.bench.ot",
     "simulator": "qdsformer.bench.simulator",
     "circuits": "qdsformer.bench.circuits",
 }
