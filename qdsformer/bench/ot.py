@@ -20,6 +20,7 @@ time / POT's time (below 1: faster than POT).
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 
 import torch
@@ -96,13 +97,13 @@ def _large(args, dtype, device, records) -> None:
         a = torch.full((n,), 1.0 / n, dtype=dtype, device=device)
         for eps in args.epsilons:
             case = f"clouds_n{n}_eps{eps:g}"
-            seconds, res = _timed(lambda: sinkhorn(cost, a, a, epsilon=eps, tol=args.tol,
-                                                   n_iters=2 * args.max_iters, method="absorb"),
-                                  args.repeats)
+            seconds, res = _timed(functools.partial(
+                sinkhorn, cost, a, a, epsilon=eps, tol=args.tol, n_iters=2 * args.max_iters,
+                method="absorb"), args.repeats)
             _record(records, case, "ours", seconds, res.plan, a, a, res.n_iters // 2)
-            seconds, (plan, info) = _timed(
-                lambda: ot.sinkhorn(a, a, cost, eps, method="sinkhorn_log", stopThr=args.tol,
-                                    numItermax=args.max_iters, log=True), args.repeats)
+            seconds, (plan, info) = _timed(functools.partial(
+                ot.sinkhorn, a, a, cost, eps, method="sinkhorn_log", stopThr=args.tol,
+                numItermax=args.max_iters, log=True), args.repeats)
             _record(records, case, "pot", seconds, plan, a, a, int(info["niter"]))
             if not args.no_geomloss:
                 _geomloss(records, case, x, y, a, cost, eps, args.repeats)
@@ -158,12 +159,13 @@ def _batch(args, dtype, device, records) -> None:
         a = torch.full((args.batch, t), 1.0 / t, dtype=dtype, device=device)
         case = f"batch_B{args.batch}_T{t}_eps{eps:g}"
         repeats = max(args.repeats, 5)  # milliseconds: warm up, take the median of 5
-        seconds, res = _timed(lambda: sinkhorn(cost, epsilon=eps, tol=args.tol,
-                                               n_iters=2 * args.max_iters), repeats, warmup=1)
+        seconds, res = _timed(functools.partial(
+            sinkhorn, cost, epsilon=eps, tol=args.tol, n_iters=2 * args.max_iters),
+            repeats, warmup=1)
         _record(records, case, "ours", seconds, res.plan, a, a, res.n_iters // 2)
-        seconds, out = _timed(lambda: solve_batch(cost, eps, a, a, max_iter=args.max_iters,
-                                                  tol=args.tol, method="log_sinkhorn",
-                                                  grad="detach"), repeats, warmup=1)
+        seconds, out = _timed(functools.partial(
+            solve_batch, cost, eps, a, a, max_iter=args.max_iters, tol=args.tol,
+            method="log_sinkhorn", grad="detach"), repeats, warmup=1)
         _record(records, case, "pot", seconds, out.plan, a, a, "n/a")
 
 

@@ -48,7 +48,7 @@ def project_affine_doubly(y: torch.Tensor) -> torch.Tensor:
 
 def _check_square(m: torch.Tensor, name: str = "M") -> None:
     if not isinstance(m, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(m).__name__}")
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(m).__name__}")  # noqa: TRY004 (project: bad input -> ValueError)
     if m.dim() < 2 or m.shape[-1] != m.shape[-2]:
         raise ValueError(f"{name} must have shape (..., n, n), got shape {tuple(m.shape)}")
     if m.shape[-1] < 1:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from collections.abc import Callable
 
 import torch
 
 CostFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Cost = Union[str, CostFn]
+Cost = str | CostFn
 COSTS = ("sqeuclidean", "euclidean", "l1")
 
 

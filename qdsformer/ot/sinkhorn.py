@@ -32,7 +32,6 @@ second copy.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
@@ -384,9 +383,8 @@ def sinkhorn(
             masses, epsilon <= 0, neither n_iters nor tol, unknown method or grad.
     """
     _check_inputs(cost, a, b, epsilon, n_iters, tol, method, grad, epsilon_scaling)
-    if init is not None:
-        if len(init) != 2 or not all(torch.isfinite(t).all() for t in init):
-            raise ValueError("init must be a pair (f, g) of finite tensors")
+    if init is not None and (len(init) != 2 or not all(torch.isfinite(t).all() for t in init)):
+        raise ValueError("init must be a pair (f, g) of finite tensors")
     a_full = _marginal(a, cost, -2)  # (..., n)
     b_full = _marginal(b, cost, -1)  # (..., m)
     if method == "auto":

@@ -61,7 +61,7 @@ def test_divergence_nonnegative_and_zero_on_identical(seed, p, eps):
 
 
 def test_divergence_batched_and_separates_shifted_clouds():
-    x, y, _, _ = _clouds(n=20, m=20)
+    x, _, _, _ = _clouds(n=20, m=20)
     batch_x = torch.stack([x, x])  # (2, n, d)
     batch_y = torch.stack([x, x + 1.0])
     div = sinkhorn_divergence(batch_x, batch_y, epsilon=0.01, tol=1e-9)

@@ -181,3 +181,13 @@ def test_absorb_recovers_from_underflow_like_log_domain(monkeypatch):
     assert any(underflow for underflow, _ in flags)  # the fallback ran
     assert torch.isfinite(absorb.plan).all() and float(absorb.marginal_error) < 1e-4
     torch.testing.assert_close(absorb.plan, log.plan, atol=5e-5, rtol=0)
+
+
+def test_warm_start_from_converged_potentials():
+    cost, a, b = _problem()
+    cold = sinkhorn(cost, a, b, epsilon=0.02, tol=1e-10)
+    warm = sinkhorn(cost, a, b, epsilon=0.02, tol=1e-10, init=(cold.f, cold.g))
+    assert warm.n_iters < 10 < cold.n_iters
+    torch.testing.assert_close(warm.plan, cold.plan, atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="init"):
+        sinkhorn(cost, a, b, n_iters=3, init=(cold.f[:3], cold.g))
