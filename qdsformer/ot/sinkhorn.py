@@ -174,10 +174,13 @@ class _AbsorbUpdates:
         self.g = self.g + self.eps * torch.log(self.v)
         self._rebuild()
 
-    def _status(self, sums: torch.Tensor, scaling: torch.Tensor) -> tuple[bool, bool]:
-        """(underflow, large): sums hit zero; the scaling left [e^-tau, e^tau]. One host sync."""
-        underflow = (sums <= self.tiny).any()
-        large = scaling.log().abs().amax() > self.tau
+    def _status(self, sums: torch.Tensor, scaling: torch.Tensor, target: torch.Tensor):
+        """(underflow, large): sums hit zero; the scaling left [e^-tau, e^tau]. One host sync.
+
+        Entries with zero target weight are ignored (their potential is -inf, their sums 0)."""
+        live = target > 0
+        underflow = ((sums <= self.tiny) & live).any()
+        large = torch.where(live, scaling.log().abs(), 0.0).amax() > self.tau
         flags = torch.stack([underflow, large]).tolist()
         return flags[0], flags[1]
 
@@ -197,8 +200,9 @@ class _AbsorbUpdates:
 
     def _scale(self, sums: torch.Tensor, rows: bool) -> None:
         """u = a / (K v) (rows) or v = b / (K^T u); log-domain redo when the sums underflow."""
-        scaling = (self.a if rows else self.b) / sums
-        underflow, large = self._status(sums, scaling)
+        target = self.a if rows else self.b
+        scaling = torch.where(target > 0, target / sums, 0.0)  # zero weight: 0, never 0 / 0
+        underflow, large = self._status(sums, scaling, target)
         if not underflow:
             if rows:
                 self.u = scaling

@@ -169,8 +169,8 @@ def test_absorb_recovers_from_underflow_like_log_domain(monkeypatch):
     status = module._AbsorbUpdates._status
     flags = []
 
-    def spy(self, sums, scaling):
-        flags.append(status(self, sums, scaling))
+    def spy(self, sums, scaling, target):
+        flags.append(status(self, sums, scaling, target))
         return flags[-1]
 
     monkeypatch.setattr(module._AbsorbUpdates, "_status", spy)
@@ -191,3 +191,22 @@ def test_warm_start_from_converged_potentials():
     torch.testing.assert_close(warm.plan, cold.plan, atol=1e-10, rtol=0)
     with pytest.raises(ValueError, match="init"):
         sinkhorn(cost, a, b, n_iters=3, init=(cold.f[:3], cold.g))
+
+
+@pytest.mark.parametrize("method", ["log", "absorb"])
+def test_zero_weights(method):
+    """Zero-mass points get empty rows / columns; the rest matches POT's log-domain solver."""
+    cost, a, b = _problem(n=10, m=8, seed=2)
+    a = a.clone()
+    b = b.clone()
+    a[3] = 0.0
+    b[5] = 0.0
+    a, b = a / a.sum(), b / b.sum()
+    res = sinkhorn(cost, a, b, epsilon=0.05, tol=1e-11, method=method)
+    assert torch.isfinite(res.plan).all()
+    assert float(res.plan[3].sum()) == 0.0 and float(res.plan[:, 5].sum()) == 0.0
+    keep_r, keep_c = a > 0, b > 0
+    expected = ot.sinkhorn(a[keep_r].numpy(), b[keep_c].numpy(),
+                           cost[keep_r][:, keep_c].numpy(), 0.05, method="sinkhorn_log",
+                           stopThr=1e-13, numItermax=100_000)
+    np.testing.assert_allclose(res.plan[keep_r][:, keep_c].numpy(), expected, atol=1e-10)
