@@ -77,7 +77,7 @@ class QontOT(Normalizer):
                 f"max_qubits={self.max_qubits}")
 
     def circuit(self, n_tokens: int):
-        """The ansatz used for T = ``n_tokens`` (q = ceil(log2 T) + n_aux_qubits qubits)."""
+        """The ansatz used for T = ``n_tokens``: q = max(2, ceil(log2 T) + n_aux_qubits) qubits."""
         from qdsformer.quantum import get_ansatz, n_data_qubits_for
 
         q_d = n_data_qubits_for(n_tokens)
