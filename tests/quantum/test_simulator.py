@@ -25,12 +25,13 @@ def test_gradcheck_wrt_raw_unitary_blocks():
     assert torch.autograd.gradcheck(lambda b: apply_blocks(b, (0, 1, 0), 3), (blocks,))
 
 
-@pytest.mark.parametrize("name", ["simple", "parted"])
-def test_adjoint_gradient_equals_plain_autograd(name):
+@pytest.mark.parametrize("name,q,layers", [("simple", 5, 6), ("parted", 5, 6), ("simple", 7, 1)])
+def test_adjoint_gradient_equals_plain_autograd(name, q, layers):
     # naive_unitary keeps every state and uses ordinary autograd: an independent gradient.
-    ansatz = get_ansatz(name, 5, 6)
+    # q = 7 reaches every right-multiplication path of the backward (runs of 32 down to 1).
+    ansatz = get_ansatz(name, q, layers)
     angles = _angles(ansatz, 3)
-    upstream = torch.randn(3, 32, 32, dtype=torch.complex128)
+    upstream = torch.randn(3, 2**q, 2**q, dtype=torch.complex128)
     grads = []
     for simulate in (ansatz.unitary, lambda x: naive_unitary(ansatz, x)):
         x = angles.clone().requires_grad_()
