@@ -32,6 +32,10 @@ MODES = {
 }
 
 
+
+def _std(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/kd", help="results folder")
@@ -93,9 +97,8 @@ def main(argv=None) -> int:
     for mode in args.modes:
         test = [100 * r["test_acc"] for r in rows if r["mode"] == mode]
         val = [100 * r["val_acc"] for r in rows if r["mode"] == mode]
-        std = (lambda x: statistics.stdev(x) if len(x) > 1 else 0.0)
-        lines.append(f"| {mode} | {statistics.mean(test):.2f} +- {std(test):.2f} | "
-                     f"{statistics.mean(val):.2f} +- {std(val):.2f} |")
+        lines.append(f"| {mode} | {statistics.mean(test):.2f} +- {_std(test):.2f} | "
+                     f"{statistics.mean(val):.2f} +- {_std(val):.2f} |")
     (out / "fmnist_table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

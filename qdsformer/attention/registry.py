@@ -8,12 +8,12 @@ Backends register themselves with :func:`register_normalizer`; users call
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
-_REGISTRY: dict[str, type["Normalizer"]] = {}
+_REGISTRY: dict[str, type[Normalizer]] = {}
 
 
 class Normalizer(nn.Module):

@@ -49,7 +49,7 @@ class ArrayDataset(Dataset):
     def __getitem__(self, index):
         return self.images[index], self.labels[index]
 
-    def subset(self, limit: int | None) -> "ArrayDataset":
+    def subset(self, limit: int | None) -> ArrayDataset:
         """The first ``limit`` examples (splits are already shuffled), or self when None."""
         if limit is None or limit >= len(self):
             return self

@@ -6,7 +6,7 @@ at epoch e sees exactly the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

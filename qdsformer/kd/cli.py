@@ -10,7 +10,6 @@ The teacher is loaded from ``teacher.checkpoint`` (a run folder of ``qdsformer t
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,17 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qdsformer.kd.distill import distill, load_distill_config
+    from qdsformer.train.cli import config_from_args
 
-    if args.resume:
-        if args.config or args.overrides or args.run_dir:
-            raise ValueError("--resume takes the saved config; drop --config/--set/--run-dir")
-        run_dir = Path(args.resume)
-        config = load_distill_config(run_dir / "config.yaml")
-    else:
-        config = load_distill_config(args.config, args.overrides)
-        run_dir = Path(args.run_dir) if args.run_dir else None
-    if args.no_progress:
-        config.run.progress = False
+    config, run_dir = config_from_args(args, load_distill_config)
     summary = distill(config, run_dir=run_dir, resume=bool(args.resume),
                       stop_after_epochs=args.stop_after_epochs)
     if not summary["finished"]:

@@ -25,20 +25,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
-    from qdsformer.train.config import load_config
-    from qdsformer.train.engine import config_from_run, fit
+def config_from_args(args: argparse.Namespace, load) -> tuple[object, Path | None]:
+    """The run's config and folder from the options above; shared by ``train`` and ``distill``.
 
+    ``load(path, overrides)`` reads a config file; with ``--resume`` it reads the run folder's
+    saved ``config.yaml`` and no other config option is allowed.
+    """
     if args.resume:
         if args.config or args.overrides or args.run_dir:
             raise ValueError("--resume takes the saved config; drop --config/--set/--run-dir")
-        config = config_from_run(args.resume)
         run_dir = Path(args.resume)
+        if not (run_dir / "config.yaml").exists():
+            raise ValueError(f"cannot resume: no config.yaml in {run_dir}")
+        config = load(run_dir / "config.yaml", ())
     else:
-        config = load_config(args.config, args.overrides)
+        config = load(args.config, args.overrides)
         run_dir = Path(args.run_dir) if args.run_dir else None
     if args.no_progress:
         config.run.progress = False
+    return config, run_dir
+
+
+def run(args: argparse.Namespace) -> int:
+    from qdsformer.train.config import load_config
+    from qdsformer.train.engine import fit
+
+    config, run_dir = config_from_args(args, load_config)
     summary = fit(config, run_dir=run_dir, resume=bool(args.resume),
                   stop_after_epochs=args.stop_after_epochs)
     if not summary["finished"]:

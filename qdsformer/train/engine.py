@@ -22,9 +22,9 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from qdsformer.data import BatchLoader, build_dataset
 from qdsformer.models import create_vit, load_checkpoint, save_checkpoint
 from qdsformer.models.checkpoint import CHECKPOINT_NAME, atomic_write_bytes
-from qdsformer.train.config import Config, from_dict, save_config, to_dict
+from qdsformer.train.config import Config, save_config, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -299,8 +299,3 @@ def _train_epoch(model, loader, optimizer, loss_fn, config, epoch, device) -> di
         bar.close()
     return {"loss": float(total_loss) / max(count, 1), "acc": float(correct) / max(count, 1)}
 
-
-def config_from_run(run_dir: str | Path, cls=Config):
-    """The config saved in a run folder (its checkpoint), as a ``cls`` instance."""
-    state = load_checkpoint(run_dir)
-    return from_dict(cls, state["config"])

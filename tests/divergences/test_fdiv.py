@@ -177,7 +177,9 @@ def test_alpha_weight_is_power():
 def test_weight_is_numerical_second_derivative_times_r_squared(case):
     name, kw = case
     step = 1e-4 * R
-    f = lambda t: generator(name, t, **kw)
+    def f(t):
+        return generator(name, t, **kw)
+
     second = (f(R + step) - 2 * f(R) + f(R - step)) / step**2
     torch.testing.assert_close(weight(name, R, **kw), second * R**2, rtol=1e-5, atol=1e-7)
 

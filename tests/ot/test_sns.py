@@ -39,6 +39,7 @@ def test_sns_bad_input():
     with pytest.raises(ValueError, match="epsilon"):
         sns(torch.rand(3, 3), epsilon=0)
     with pytest.raises(ValueError, match="masses differ"):
-        sns(torch.rand(2, 2), a=torch.tensor([0.5, 0.5]), b=torch.tensor([0.5, 0.5 + 1e-8], dtype=torch.float64))
+        sns(torch.rand(2, 2), a=torch.tensor([0.5, 0.5]),
+            b=torch.tensor([0.5, 0.5 + 1e-8], dtype=torch.float64))
     with pytest.raises(ValueError, match="keep"):
         sns(torch.rand(3, 3), keep=0)
