@@ -2,14 +2,22 @@
 
 Every ansatz here is a sequence of two-qubit *blocks* on adjacent qubits ``(k, k + 1)``:
 
-    B(a, b, c, d) = RZZ(d) . RXX(c) . (RY(a) (x) RY(b)),
+    B(a, b, c, d) = RZZ(d) . RXX(c) . (RY(a) (x) RX(b)),
 
-    RY(a)  = exp(-i a Y / 2),   RXX(c) = exp(-i c X(x)X / 2),   RZZ(d) = exp(-i d Z(x)Z / 2),
+    RY(a) = exp(-i a Y / 2),  RX(b) = exp(-i b X / 2),
+    RXX(c) = exp(-i c X(x)X / 2),  RZZ(d) = exp(-i d Z(x)Z / 2),
 
-four parameters per block, B(0, 0, 0, 0) = I. RXX and RZZ commute and are symmetric, so
-B^T = RXX(c) RZZ(d) (RY(-a) (x) RY(-b)) read right to left, i.e. the gate sequence
-RZZ(d), RXX(c), RY(-a), RY(-b): a transposed block is again made of native gates. Qiskit
-(``ry``, ``rxx``, ``rzz``) and PennyLane (``RY``, ``IsingXX``, ``IsingZZ``) name all three.
+four parameters per block, B(0, 0, 0, 0) = I. RXX and RZZ commute and are symmetric, RY^T =
+RY(-a) and RX^T = RX(b), so B^T = RXX(c) RZZ(d) (RY(-a) (x) RX(b)) read right to left, i.e.
+the gate sequence RZZ(d), RXX(c), RY(-a), RX(b): a transposed block is again made of native
+gates. Qiskit (``ry``, ``rx``, ``rxx``, ``rzz``) and PennyLane (``RY``, ``RX``, ``IsingXX``,
+``IsingZZ``) name all four.
+
+Why RX on the second qubit: with RY on both qubits every gate (generators Y, X(x)X, Z(x)Z)
+commutes with Y(x)...(x)Y, so every V does, which forces every readout P to be
+centrosymmetric (P[i, j] = P[n-1-i, n-1-j]) and every 4x4 P to be symmetric: a hidden tie
+between the attention of token i and token n-1-i. RX anticommutes with Y and breaks that
+symmetry (``tests/quantum/test_ansatz.py`` checks that P is neither).
 
 Ansaetze (the QDSFormer paper, Born et al. 2025, names them but did not publish the gates;
 this is our construction):
@@ -64,7 +72,7 @@ class Block:
 
 @dataclass(frozen=True)
 class Gate:
-    """One native gate for export: ``name`` in {"ry", "rxx", "rzz"} with angle sign * angles[param]."""
+    """One native gate for export: ``name`` in {"ry", "rx", "rxx", "rzz"}, angle sign * angles[param]."""
 
     name: str
     qubits: tuple[int, ...]
@@ -73,7 +81,7 @@ class Gate:
 
 
 def block_matrices(theta: torch.Tensor, transposed: torch.Tensor | None = None) -> torch.Tensor:
-    """The 4x4 block unitaries B(a, b, c, d) = RZZ(d) RXX(c) (RY(a) (x) RY(b)).
+    """The 4x4 block unitaries B(a, b, c, d) = RZZ(d) RXX(c) (RY(a) (x) RX(b)).
 
     Args:
         theta: (..., 4) real angles (a, b, c, d).
@@ -87,14 +95,19 @@ def block_matrices(theta: torch.Tensor, transposed: torch.Tensor | None = None) 
         raise ValueError(f"block angles need a last dimension of 4, got shape {tuple(theta.shape)}")
     a, b, c, d = theta.unbind(-1)  # each (...)
     ca, sa, cb, sb = torch.cos(a / 2), torch.sin(a / 2), torch.cos(b / 2), torch.sin(b / 2)
+    zero = torch.zeros_like(cb)
     ry_a = torch.stack([torch.stack([ca, -sa], -1), torch.stack([sa, ca], -1)], -2)  # (..., 2, 2)
-    ry_b = torch.stack([torch.stack([cb, -sb], -1), torch.stack([sb, cb], -1)], -2)  # (..., 2, 2)
-    kron = (ry_a[..., :, None, :, None] * ry_b[..., None, :, None, :])  # (..., 2, 2, 2, 2)
-    kron = kron.reshape(*theta.shape[:-1], 4, 4)  # (..., 4, 4) real
+    # RX(b) = cos(b/2) I - i sin(b/2) X: real part diag(cb, cb), imaginary part -sb off-diagonal
+    rx_b = torch.complex(
+        torch.stack([torch.stack([cb, zero], -1), torch.stack([zero, cb], -1)], -2),
+        torch.stack([torch.stack([zero, -sb], -1), torch.stack([-sb, zero], -1)], -2),
+    )  # (..., 2, 2)
+    kron = ry_a[..., :, None, :, None].to(rx_b.dtype) * rx_b[..., None, :, None, :]
+    kron = kron.reshape(*theta.shape[:-1], 4, 4)  # (..., 4, 4) complex
     # RXX(c) = cos(c/2) I - i sin(c/2) X(x)X; X(x)X reverses the row order.
     cos_c = torch.cos(c / 2)[..., None, None]
     sin_c = torch.sin(c / 2)[..., None, None]
-    mixed = torch.complex(cos_c * kron, -sin_c * kron.flip(-2))  # (..., 4, 4)
+    mixed = cos_c * kron - 1j * sin_c * kron.flip(-2)  # (..., 4, 4)
     # RZZ(d) = diag(e^{-id/2}, e^{id/2}, e^{id/2}, e^{-id/2})
     half = d / 2
     phase = torch.stack([-half, half, half, -half], -1)  # (..., 4)
@@ -201,9 +214,9 @@ class Ansatz:
             k, pair = blk.qubit, (blk.qubit, blk.qubit + 1)
             if blk.transposed:
                 out += [Gate("rzz", pair, d), Gate("rxx", pair, c),
-                        Gate("ry", (k,), a, -1.0), Gate("ry", (k + 1,), b, -1.0)]
+                        Gate("ry", (k,), a, -1.0), Gate("rx", (k + 1,), b)]
             else:
-                out += [Gate("ry", (k,), a), Gate("ry", (k + 1,), b),
+                out += [Gate("ry", (k,), a), Gate("rx", (k + 1,), b),
                         Gate("rxx", pair, c), Gate("rzz", pair, d)]
         return out
 
@@ -255,7 +268,7 @@ class Ansatz:
         return self.to_qiskit(angles, pre), self.to_qiskit(angles, post)
 
     def to_pennylane(self, angles, wires: Sequence | None = None) -> list:
-        """PennyLane operations (``RY``, ``IsingXX``, ``IsingZZ``) for the circuit.
+        """PennyLane operations (``RY``, ``RX``, ``IsingXX``, ``IsingZZ``) for the circuit.
 
         Args:
             angles: (n_params,) or (batch, n_params) tensor / array (any PennyLane interface;
@@ -276,7 +289,7 @@ class Ansatz:
         if angles.shape[-1] != self.n_params:
             raise ValueError(f"{self!r}: angles must have shape (..., {self.n_params}), "
                              f"got {tuple(angles.shape)}")
-        kinds = {"ry": qml.RY, "rxx": qml.IsingXX, "rzz": qml.IsingZZ}
+        kinds = {"ry": qml.RY, "rx": qml.RX, "rxx": qml.IsingXX, "rzz": qml.IsingZZ}
         return [kinds[g.name](g.sign * angles[..., g.param], wires=[wires[k] for k in g.qubits])
                 for g in self.gates()]
 

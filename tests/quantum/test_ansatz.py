@@ -70,9 +70,9 @@ def test_hardware_parts_compose_to_the_unitary(name):
 
 def test_parted_is_in_the_simple_family():
     # W1^T with W1 a brick wall equals a simple circuit only through the block identity
-    # B(a,b,c,d)^T = (RY(-a) (x) RY(-b)) RXX(c) RZZ(d); check that identity directly.
+    # B(a,b,c,d)^T = (RY(-a) (x) RX(b)) RXX(c) RZZ(d); check that identity directly.
     theta = torch.rand(5, 4, dtype=torch.float64) * 4 - 2
-    flipped = theta * torch.tensor([-1.0, -1.0, 1.0, 1.0], dtype=torch.float64)
+    flipped = theta * torch.tensor([-1.0, 1.0, 1.0, 1.0], dtype=torch.float64)
     ry_only = flipped * torch.tensor([1.0, 1.0, 0.0, 0.0], dtype=torch.float64)
     mix_only = theta * torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=torch.float64)
     expected = block_matrices(ry_only) @ block_matrices(mix_only)
@@ -127,3 +127,18 @@ def test_bad_input_names_the_value():
         ansatz.unitary(torch.zeros(8, dtype=torch.long))
     with pytest.raises(ValueError, match="expected 8 angles, got 3"):
         ansatz.to_qiskit([0.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("name", ANSAETZE)
+@pytest.mark.parametrize("n_qubits,n_data", [(2, 2), (3, 2), (5, 3), (7, 3)])
+def test_readout_has_no_hidden_symmetry(name, n_qubits, n_data):
+    """No mirror tie P[i, j] = P[n-1-i, n-1-j] (nor P = P^T): RY on both qubits of a block
+    made every gate commute with Y(x)..(x)Y and forced both."""
+    from qdsformer.quantum import dsm_from_unitary
+
+    ansatz = get_ansatz(name, n_qubits, 4)
+    gen = torch.Generator().manual_seed(n_qubits)
+    angles = torch.rand(ansatz.n_params, generator=gen, dtype=torch.float64) * 6 - 3
+    p = dsm_from_unitary(ansatz.unitary(angles), n_data)
+    assert (p - p.flip(0, 1)).abs().max() > 1e-3
+    assert (p - p.T).abs().max() > 1e-3
