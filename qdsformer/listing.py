@@ -1,4 +1,4 @@
-"""``qdsformer list``: attention normalisers, model presets and datasets."""
+"""``qdsformer list``: attention normalisers, model presets, datasets, ansaetze, divergences."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", nargs="?", choices=["normalizers", "presets", "datasets"],
+    parser.add_argument("what", nargs="?",
+                        choices=["normalizers", "presets", "datasets", "ansaetze", "divergences"],
                         help="one section only")
 
 
@@ -30,4 +31,14 @@ def run(args: argparse.Namespace) -> int:
         print("datasets:")
         for name in list_datasets():
             print(f"  {name}")
+    if args.what in (None, "ansaetze"):
+        from qdsformer.quantum import list_ansaetze
+
+        print("quantum ansaetze (for qontot): " + ", ".join(list_ansaetze()))
+    if args.what in (None, "divergences"):
+        from qdsformer.divergences import describe, list_divergences
+
+        print("f-divergences (qdsformer.divergences):")
+        for name in list_divergences():
+            print(f"  {name:<20} {describe(name)}")
     return 0

@@ -60,13 +60,15 @@ def ratio_table(records: list[Record], baseline: str) -> str:
     impls = list(dict.fromkeys(r.impl for r in records))
     by_key = {(r.case, r.impl): r.median_s for r in records}
     width = max(len(c) for c in cases) + 2
-    lines = [f"{'case':<{width}}" + "".join(f"{i:>16}" for i in impls) + f"   (time / {baseline})"]
+    cols = [max(len(i), 8) + 2 for i in impls]  # names never run together
+    lines = [f"{'case':<{width}}" + "".join(f"{i:>{w}}" for i, w in zip(impls, cols))
+             + f"   (time / {baseline})"]
     for case in cases:
         base = by_key.get((case, baseline))
         cells = []
-        for impl in impls:
+        for impl, w in zip(impls, cols):
             t = by_key.get((case, impl))
-            cells.append(f"{'-':>16}" if t is None or not base else f"{t / base:>16.2f}")
+            cells.append(f"{'-':>{w}}" if t is None or not base else f"{t / base:>{w}.2f}")
         lines.append(f"{case:<{width}}" + "".join(cells))
     return "\n".join(lines)
 

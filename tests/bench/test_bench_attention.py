@@ -9,10 +9,10 @@ from qdsformer.cli import main
 def test_attention_bench_writes_records(tmp_path, capsys):
     out = tmp_path / "attention.json"
     assert main(["bench", "attention", "--batch", "4", "--heads", "1", "--tokens", "4",
-                 "--normalizers", "sinkhorn", "qr", "--repeats", "1", "--json", str(out)]) == 0
+                 "--normalizers", "sinkhorn:n_iters=5", "qr", "--repeats", "1", "--json", str(out)]) == 0
     records = json.loads(out.read_text())
     assert {(r["case"], r["impl"]) for r in records} == {
-        ("B4_H1_T4", "softmax"), ("B4_H1_T4", "sinkhorn"), ("B4_H1_T4", "qr")}
+        ("B4_H1_T4", "softmax"), ("B4_H1_T4", "sinkhorn(n_iters=5)"), ("B4_H1_T4", "qr")}
     assert all(r["median_s"] > 0 for r in records)
     assert "time / softmax" in capsys.readouterr().out
 

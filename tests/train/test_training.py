@@ -96,5 +96,6 @@ def test_shipped_configs_load(path):
 def test_list_command(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("softmax", "sinkhorn", "qr", "qdsformer_fmnist", "fashion-mnist"):
+    for name in ("softmax", "sinkhorn", "qr", "qontot", "qdsformer_fmnist", "fashion-mnist",
+                 "parted", "jeffreys"):
         assert name in out
