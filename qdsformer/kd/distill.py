@@ -53,7 +53,8 @@ class TeacherConfig:
 
     checkpoint: str | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
-    attention: AttentionConfig = field(default_factory=lambda: AttentionConfig(name="softmax"))
+    attention: AttentionConfig = field(
+        default_factory=lambda: AttentionConfig(name="softmax", kwargs={}))
     epochs: int | None = None
 
 

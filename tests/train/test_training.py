@@ -29,7 +29,7 @@ def test_default_train_command_end_to_end(tmp_path, capsys):
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert saved["optim"]["epochs"] == 3 and saved["attention"]["name"] == "sinkhorn"
+    assert saved["optim"]["epochs"] == 3 and saved["attention"]["name"] == "qontot"
     assert load_checkpoint(run_dir)["epoch"] == 3
 
 
@@ -84,6 +84,21 @@ def test_config_errors_name_the_key(tmp_path, capsys):
     with pytest.raises(ValueError, match="optim.schedule"):
         fit(load_config(None, ["optim.schedule=linear", "run.progress=false"]),
             run_dir=tmp_path / "x")
+
+
+def test_default_config_is_the_shipped_digits_yaml():
+    assert load_config() == load_config(ROOT / "experiments/configs/digits.yaml")
+
+
+def test_changing_the_backend_drops_the_default_backends_kwargs(tmp_path):
+    assert load_config(None, ["attention.name=sinkhorn"]).attention.kwargs == {}
+    kept = load_config(None, ["attention.name=sinkhorn", "attention.kwargs.n_iters=5"])
+    assert kept.attention.kwargs == {"n_iters": 5}
+    assert load_config(None, ["attention.kwargs.n_layers=3"]).attention.kwargs == {
+        "n_layers": 3, "n_aux_qubits": 0}
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("attention: {name: qr}\n")
+    assert load_config(yaml_file).attention.kwargs == {}
 
 
 @pytest.mark.parametrize("path", ["experiments/configs/digits.yaml",
