@@ -17,7 +17,11 @@ Why RX on the second qubit: with RY on both qubits every gate (generators Y, X(x
 commutes with Y(x)...(x)Y, so every V does, which forces every readout P to be
 centrosymmetric (P[i, j] = P[n-1-i, n-1-j]) and every 4x4 P to be symmetric: a hidden tie
 between the attention of token i and token n-1-i. RX anticommutes with Y and breaks that
-symmetry (``tests/quantum/test_ansatz.py`` checks that P is neither).
+symmetry (``tests/quantum/test_ansatz.py`` checks that P is neither). Known remaining tie: on
+two qubits every generator is odd under the antiunitary Y_1 K (K = complex conjugation), so
+V = Y_1 V* Y_1 and a 4x4 P without auxiliary qubits has P[i^1, j^1] = P[i, j] (flip the last
+data bit of row and column); with few layers it also shows with auxiliary qubits. Breaking it
+needs a generator such as X or Z on the first qubit of a block.
 
 Ansaetze (the QDSFormer paper, Born et al. 2025, names them but did not publish the gates;
 this is our construction):

@@ -171,8 +171,6 @@ def test_scores_from_a_trained_checkpoint(tmp_path):
 
 
 def test_qontot_is_sound_and_parametric_on_the_sphere_grid():
-    if "qontot" not in list_normalizers():
-        pytest.skip("qontot normaliser not registered")
     grid = sphere_grid(dtype=torch.float64)[::5]  # 125 inputs
     setting = parse_setting("qontot:n_layers=2,n_aux_qubits=2")
     result = run_study(grid, [setting], param_draws=2)
