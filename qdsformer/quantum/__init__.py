@@ -8,7 +8,7 @@ Public API (stable names; the circuits and analysis modules build on them):
                                         # (complex128 for float64), adjoint-method backward
     qc = ansatz.to_qiskit(angles_1d)    # qiskit.QuantumCircuit; to_qiskit(None) -> parameterised
     pre, post = ansatz.hardware_parts(angles_1d)   # Bell-pair layout: V = U(post) U(pre)^T
-    ops = ansatz.to_pennylane(angles)   # list of PennyLane ops (RY, RX, IsingXX, IsingZZ)
+    ops = ansatz.to_pennylane(angles)   # list of PennyLane ops (RY, RX, IsingXX, IsingYY)
     P = dsm_from_unitary(V, n_data_qubits)         # (1/m) block sum of |V|^2
     P = dsm_from_probs(abs(V)**2, n_data_qubits)   # the same from measured probabilities
     P_T = complete_padded(P, T)                    # T x T corner + exact rank-one completion

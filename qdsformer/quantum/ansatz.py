@@ -2,26 +2,23 @@
 
 Every ansatz here is a sequence of two-qubit *blocks* on adjacent qubits ``(k, k + 1)``:
 
-    B(a, b, c, d) = RZZ(d) . RXX(c) . (RY(a) (x) RX(b)),
+    B(a, b, c, d) = RYY(d) . RXX(c) . (RY(a) (x) RX(b)),
 
     RY(a) = exp(-i a Y / 2),  RX(b) = exp(-i b X / 2),
-    RXX(c) = exp(-i c X(x)X / 2),  RZZ(d) = exp(-i d Z(x)Z / 2),
+    RXX(c) = exp(-i c X(x)X / 2),  RYY(d) = exp(-i d Y(x)Y / 2),
 
-four parameters per block, B(0, 0, 0, 0) = I. RXX and RZZ commute and are symmetric, RY^T =
-RY(-a) and RX^T = RX(b), so B^T = RXX(c) RZZ(d) (RY(-a) (x) RX(b)) read right to left, i.e.
-the gate sequence RZZ(d), RXX(c), RY(-a), RX(b): a transposed block is again made of native
-gates. Qiskit (``ry``, ``rx``, ``rxx``, ``rzz``) and PennyLane (``RY``, ``RX``, ``IsingXX``,
-``IsingZZ``) name all four.
+four parameters per block, B(0, 0, 0, 0) = I. RXX and RYY commute and are symmetric, RY^T =
+RY(-a) and RX^T = RX(b), so B^T = RXX(c) RYY(d) (RY(-a) (x) RX(b)) read right to left, i.e.
+the gate sequence RYY(d), RXX(c), RY(-a), RX(b): a transposed block is again made of native
+gates. Qiskit (``ry``, ``rx``, ``rxx``, ``ryy``) and PennyLane (``RY``, ``RX``, ``IsingXX``,
+``IsingYY``) name all four.
 
-Why RX on the second qubit: with RY on both qubits every gate (generators Y, X(x)X, Z(x)Z)
-commutes with Y(x)...(x)Y, so every V does, which forces every readout P to be
-centrosymmetric (P[i, j] = P[n-1-i, n-1-j]) and every 4x4 P to be symmetric: a hidden tie
-between the attention of token i and token n-1-i. RX anticommutes with Y and breaks that
-symmetry (``tests/quantum/test_ansatz.py`` checks that P is neither). Known remaining tie: on
-two qubits every generator is odd under the antiunitary Y_1 K (K = complex conjugation), so
-V = Y_1 V* Y_1 and a 4x4 P without auxiliary qubits has P[i^1, j^1] = P[i, j] (flip the last
-data bit of row and column); with few layers it also shows with auxiliary qubits. Breaking it
-needs a generator such as X or Z on the first qubit of a block.
+Why these gates: the readout P must not inherit a symmetry of the gate set. With blocks
+RZZ.RXX.(RY (x) RY) every gate commutes with Y(x)...(x)Y, which made every P centrosymmetric
+(P[i, j] = P[n-1-i, n-1-j]) and every 4x4 P symmetric; with RZZ.RXX.(RY (x) RX) every
+two-qubit generator is odd under the antiunitary Y_1 K (K = complex conjugation), which tied
+P[i^1, j^1] = P[i, j] for 4x4 matrices. Y(x)Y is even under both and breaks them;
+``tests/quantum/test_ansatz.py`` checks that no bit-flip or transpose relation holds.
 
 Ansaetze (the QDSFormer paper, Born et al. 2025, names them but did not publish the gates;
 this is our construction):
@@ -76,7 +73,7 @@ class Block:
 
 @dataclass(frozen=True)
 class Gate:
-    """One native gate for export: ``name`` in {"ry", "rx", "rxx", "rzz"}, angle sign * angles[param]."""
+    """One native gate for export: ``name`` in {"ry", "rx", "rxx", "ryy"}, angle sign * angles[param]."""
 
     name: str
     qubits: tuple[int, ...]
@@ -85,7 +82,7 @@ class Gate:
 
 
 def block_matrices(theta: torch.Tensor, transposed: torch.Tensor | None = None) -> torch.Tensor:
-    """The 4x4 block unitaries B(a, b, c, d) = RZZ(d) RXX(c) (RY(a) (x) RX(b)).
+    """The 4x4 block unitaries B(a, b, c, d) = RYY(d) RXX(c) (RY(a) (x) RX(b)).
 
     Args:
         theta: (..., 4) real angles (a, b, c, d).
@@ -112,11 +109,11 @@ def block_matrices(theta: torch.Tensor, transposed: torch.Tensor | None = None) 
     cos_c = torch.cos(c / 2)[..., None, None]
     sin_c = torch.sin(c / 2)[..., None, None]
     mixed = cos_c * kron - 1j * sin_c * kron.flip(-2)  # (..., 4, 4)
-    # RZZ(d) = diag(e^{-id/2}, e^{id/2}, e^{id/2}, e^{-id/2})
-    half = d / 2
-    phase = torch.stack([-half, half, half, -half], -1)  # (..., 4)
-    rzz = torch.polar(torch.ones_like(phase), phase)  # (..., 4)
-    block = rzz[..., :, None] * mixed  # (..., 4, 4)
+    # RYY(d) = cos(d/2) I - i sin(d/2) Y(x)Y; Y(x)Y reverses the row order with signs (-1, 1, 1, -1).
+    cos_d = torch.cos(d / 2)[..., None, None]
+    sin_d = torch.sin(d / 2)[..., None, None]
+    signs = torch.tensor([-1.0, 1.0, 1.0, -1.0], dtype=cos_d.dtype, device=theta.device)[:, None]
+    block = cos_d * mixed - 1j * sin_d * (signs * mixed.flip(-2))  # (..., 4, 4)
     if transposed is not None:
         block = torch.where(transposed[..., None, None], block.transpose(-1, -2), block)
     return block
@@ -217,11 +214,11 @@ class Ansatz:
             a, b, c, d = blk.params
             k, pair = blk.qubit, (blk.qubit, blk.qubit + 1)
             if blk.transposed:
-                out += [Gate("rzz", pair, d), Gate("rxx", pair, c),
+                out += [Gate("ryy", pair, d), Gate("rxx", pair, c),
                         Gate("ry", (k,), a, -1.0), Gate("rx", (k + 1,), b)]
             else:
                 out += [Gate("ry", (k,), a), Gate("rx", (k + 1,), b),
-                        Gate("rxx", pair, c), Gate("rzz", pair, d)]
+                        Gate("rxx", pair, c), Gate("ryy", pair, d)]
         return out
 
     def _angle_list(self, angles) -> list:
@@ -272,7 +269,7 @@ class Ansatz:
         return self.to_qiskit(angles, pre), self.to_qiskit(angles, post)
 
     def to_pennylane(self, angles, wires: Sequence | None = None) -> list:
-        """PennyLane operations (``RY``, ``RX``, ``IsingXX``, ``IsingZZ``) for the circuit.
+        """PennyLane operations (``RY``, ``RX``, ``IsingXX``, ``IsingYY``) for the circuit.
 
         Args:
             angles: (n_params,) or (batch, n_params) tensor / array (any PennyLane interface;
@@ -293,7 +290,7 @@ class Ansatz:
         if angles.shape[-1] != self.n_params:
             raise ValueError(f"{self!r}: angles must have shape (..., {self.n_params}), "
                              f"got {tuple(angles.shape)}")
-        kinds = {"ry": qml.RY, "rx": qml.RX, "rxx": qml.IsingXX, "rzz": qml.IsingZZ}
+        kinds = {"ry": qml.RY, "rx": qml.RX, "rxx": qml.IsingXX, "ryy": qml.IsingYY}
         return [kinds[g.name](g.sign * angles[..., g.param], wires=[wires[k] for k in g.qubits])
                 for g in self.gates()]
 

@@ -70,7 +70,7 @@ def test_hardware_parts_compose_to_the_unitary(name):
 
 def test_parted_is_in_the_simple_family():
     # W1^T with W1 a brick wall equals a simple circuit only through the block identity
-    # B(a,b,c,d)^T = (RY(-a) (x) RX(b)) RXX(c) RZZ(d); check that identity directly.
+    # B(a,b,c,d)^T = (RY(-a) (x) RX(b)) RXX(c) RYY(d); check that identity directly.
     theta = torch.rand(5, 4, dtype=torch.float64) * 4 - 2
     flipped = theta * torch.tensor([-1.0, 1.0, 1.0, 1.0], dtype=torch.float64)
     ry_only = flipped * torch.tensor([1.0, 1.0, 0.0, 0.0], dtype=torch.float64)
@@ -130,15 +130,23 @@ def test_bad_input_names_the_value():
 
 
 @pytest.mark.parametrize("name", ANSAETZE)
-@pytest.mark.parametrize("n_qubits,n_data", [(2, 2), (3, 2), (5, 3), (7, 3)])
-def test_readout_has_no_hidden_symmetry(name, n_qubits, n_data):
-    """No mirror tie P[i, j] = P[n-1-i, n-1-j] (nor P = P^T): RY on both qubits of a block
-    made every gate commute with Y(x)..(x)Y and forced both."""
+@pytest.mark.parametrize("n_qubits,n_data,n_layers", [(2, 2, 4), (3, 2, 1), (4, 2, 2), (5, 3, 2),
+                                                     (7, 3, 4)])
+def test_readout_has_no_hidden_symmetry(name, n_qubits, n_data, n_layers):
+    """No relation P[i^u, j^v] = P[i, j] or = P[j, i] for bit-flip masks u, v holds.
+
+    RY on both qubits of a block made every P centrosymmetric (u = v = n-1); RY (x) RX with
+    RZZ tied P[i^1, j^1] = P[i, j] on 4x4 matrices."""
     from qdsformer.quantum import dsm_from_unitary
 
-    ansatz = get_ansatz(name, n_qubits, 4)
+    ansatz = get_ansatz(name, n_qubits, n_layers)
     gen = torch.Generator().manual_seed(n_qubits)
     angles = torch.rand(ansatz.n_params, generator=gen, dtype=torch.float64) * 6 - 3
     p = dsm_from_unitary(ansatz.unitary(angles), n_data)
-    assert (p - p.flip(0, 1)).abs().max() > 1e-3
-    assert (p - p.T).abs().max() > 1e-3
+    idx = torch.arange(p.shape[0])
+    for u in range(p.shape[0]):
+        for v in range(p.shape[0]):
+            moved = p[(idx ^ u)][:, idx ^ v]
+            if u or v:
+                assert (moved - p).abs().max() > 1e-6, (u, v)
+            assert (moved.T - p).abs().max() > 1e-6, (u, v, "transpose")
