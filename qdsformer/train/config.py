@@ -33,13 +33,13 @@ class ModelConfig:
 class AttentionConfig:
     """Registered normaliser name and its keyword arguments.
 
-    The default is the embedded run's: QontOT with a 2-layer circuit and no auxiliary qubits,
+    The default is the embedded run's: QontOT with a 4-layer circuit and one auxiliary qubit,
     which trains reliably on digits (results/quantum/README.md); the paper's setting
     (4 auxiliary qubits, 16 layers) is in experiments/configs/fmnist_qontot.yaml.
     """
 
     name: str = "qontot"
-    kwargs: dict = field(default_factory=lambda: {"n_layers": 2, "n_aux_qubits": 0})
+    kwargs: dict = field(default_factory=lambda: {"n_layers": 4, "n_aux_qubits": 1})
 
 
 @dataclass

@@ -95,7 +95,7 @@ def test_changing_the_backend_drops_the_default_backends_kwargs(tmp_path):
     kept = load_config(None, ["attention.name=sinkhorn", "attention.kwargs.n_iters=5"])
     assert kept.attention.kwargs == {"n_iters": 5}
     assert load_config(None, ["attention.kwargs.n_layers=3"]).attention.kwargs == {
-        "n_layers": 3, "n_aux_qubits": 0}
+        "n_layers": 3, "n_aux_qubits": 1}
     yaml_file = tmp_path / "c.yaml"
     yaml_file.write_text("attention: {name: qr}\n")
     assert load_config(yaml_file).attention.kwargs == {}
