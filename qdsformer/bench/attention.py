@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokens", type=int, nargs="+", default=[8, 16, 64])
     parser.add_argument("--normalizers", nargs="+", default=None, metavar="NAME[:K=V,...]",
                         help="normalisers to time, e.g. sinkhorn:n_iters=21 (default: every "
-                             "registered one; qontot also as qontot:n_layers=2,n_aux_qubits=0)")
+                             "registered one; qontot also as qontot:n_layers=4,n_aux_qubits=1)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default="results/bench/attention.json", help="output path")
@@ -53,7 +53,7 @@ def _default_specs() -> list[str]:
 
     specs = list_normalizers()
     if "qontot" in specs:
-        specs.append("qontot:n_layers=2,n_aux_qubits=0")
+        specs.append("qontot:n_layers=4,n_aux_qubits=1")  # the embedded default
     return specs
 
 
