@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("qdsformer.quantum.hardware.evaluate",
                  "evaluate a qontot ViT with attention estimated on circuit backends"),
     "analyze": ("qdsformer.analysis.cli", "compare attention normalisers: soundness, diversity"),
+    "sweep": ("qdsformer.apps.sweep.cli", "run a grid of training runs (resumable, parallel)"),
 }
 
 

@@ -34,6 +34,7 @@ from qdsformer.data import BatchLoader, build_dataset
 from qdsformer.models import create_vit, load_checkpoint, save_checkpoint
 from qdsformer.models.checkpoint import CHECKPOINT_NAME, atomic_write_bytes
 from qdsformer.train.config import Config, save_config, to_dict
+from qdsformer.train.lock import RunFolderLock
 
 log = logging.getLogger(__name__)
 
@@ -178,15 +179,20 @@ def fit(
             run stays resumable and no summary is written until the last epoch.
         extra_summary: more fields for ``summary.json`` (e.g. the teacher of a distillation).
     """
-    loss_fn = loss_fn or cross_entropy_loss
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
-    ckpt_path = run_dir / CHECKPOINT_NAME
-    if resume and not ckpt_path.exists():
-        raise ValueError(f"cannot resume: no {CHECKPOINT_NAME} in {run_dir}")
-    if not resume and ckpt_path.exists():
-        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it")
     if config.optim.epochs < 1:
         raise ValueError(f"optim.epochs must be >= 1, got {config.optim.epochs}")
+    if resume and not (run_dir / CHECKPOINT_NAME).exists():
+        raise ValueError(f"cannot resume: no {CHECKPOINT_NAME} in {run_dir}")
+    with RunFolderLock(run_dir):  # one owner: a second process on this folder fails here
+        return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
+                           stop_after_epochs, extra_summary)
+
+
+def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs, extra_summary):
+    ckpt_path = run_dir / CHECKPOINT_NAME
+    if not resume and ckpt_path.exists():
+        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it")
 
     device = resolve_device(config.run.device)
     seed_everything(config.run.seed)

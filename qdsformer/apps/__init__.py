@@ -1,0 +1,1 @@
+"""Applications: commands and loops that put the library's blocks together."""

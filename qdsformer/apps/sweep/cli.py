@@ -1,0 +1,154 @@
+"""``qdsformer sweep SWEEP.yaml...``: run a grid of training runs, resumably, in parallel.
+
+Each cell is an ordinary run folder ``<out_dir>/<name>/<cell>/seed<k>/`` made by
+``qdsformer train``. Re-running the command after a kill skips finished cells and resumes the
+others from their last finished epoch; a per-run lock keeps two sweep processes on one folder
+from running a cell twice. A failing cell is logged (``<run_dir>/train.log``) and the others go
+on; the exit status is 0 only when every cell has finished. ``--dry-run`` lists the cells, their
+state and their estimated cost without running anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+import time
+
+from qdsformer.apps.sweep.local import CellResult, run_local
+from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status, expand, load_sweep
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sweeps", nargs="+", metavar="SWEEP.yaml",
+                        help="sweep file(s) (see experiments/sweeps/); cells of all run in one pool")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="local worker processes (threads per worker = cores / jobs)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list the cells, their state and estimated cost; run nothing")
+    parser.add_argument("--only", metavar="SUBSTRING", action="append", default=[],
+                        help="run only cells whose name/seed label contains SUBSTRING")
+    parser.add_argument("--launcher", choices=["local", "submitit"], default="local",
+                        help="run cells here (default) or submit each as a job through submitit")
+    parser.add_argument("--cluster", default=None,
+                        help="submitit cluster: slurm, local (testing) or auto-detect (default)")
+    parser.add_argument("--slurm", metavar="KEY=VALUE", action="append", default=[],
+                        help="submitit/SLURM parameter, e.g. timeout_min=600, slurm_partition=gpu, "
+                             "gpus_per_node=1 (repeatable)")
+
+
+def _measured_epoch_seconds(cell: Cell, siblings: list[Cell]) -> float | None:
+    """Mean epoch time recorded by this cell or by another seed of the same cell."""
+    for other in [cell] + [s for s in siblings if s.name == cell.name and s is not cell]:
+        path = other.run_dir / "metrics.csv"
+        if path.exists():
+            with path.open() as handle:
+                times = [float(r["epoch_seconds"]) for r in csv.DictReader(handle)]
+            if times:
+                return sum(times) / len(times)
+    return None
+
+
+def _remaining_epochs(cell: Cell) -> int:
+    path = cell.run_dir / "metrics.csv"
+    done = 0
+    if cell_status(cell) == "partial" and path.exists():
+        with path.open() as handle:
+            done = sum(1 for _ in csv.DictReader(handle))
+    return max(cell.config.optim.epochs - done, 0)
+
+
+def dry_run(cells: list[Cell], out=sys.stdout) -> None:
+    """Print one line per cell: label, state, epochs left, estimated seconds; then totals."""
+    total, unknown = 0.0, 0
+    for cell in cells:
+        state = cell_status(cell)
+        left = 0 if state == "finished" else _remaining_epochs(cell)
+        per_epoch = _measured_epoch_seconds(cell, cells)
+        if left == 0:
+            cost = "-"
+        elif per_epoch is None:
+            cost, unknown = "unmeasured", unknown + 1
+        else:
+            total += per_epoch * left
+            cost = f"~{per_epoch * left / 60:.0f} min"
+        print(f"{cell.label:50s} {state:9s} {left:4d} epochs left  {cost}", file=out)
+    done = sum(cell_status(c) == "finished" for c in cells)
+    print(f"{len(cells)} cells, {done} finished; estimated {total / 3600:.1f} core-hours for the "
+          f"measured ones" + (f", {unknown} not measured yet" if unknown else ""), file=out)
+
+
+class _Progress:
+    """One overall bar on a terminal; one line per finished cell in a log file."""
+
+    def __init__(self, total: int, jobs: int) -> None:
+        self.total, self.jobs, self.done = total, jobs, 0
+        self.started = time.perf_counter()
+        self.spent: list[float] = []
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="cells", unit="cell", dynamic_ncols=True)
+
+    def __call__(self, result: CellResult) -> None:
+        self.done += 1
+        if result.outcome in ("finished", "failed"):
+            self.spent.append(result.seconds)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"{result.cell.label}: {result.outcome}")
+            return
+        elapsed = time.perf_counter() - self.started
+        left = self.total - self.done
+        eta = (sum(self.spent) / len(self.spent)) * left / self.jobs if self.spent else 0.0
+        print(f"[{self.done}/{self.total}] {result.cell.label}: {result.outcome}"
+              f" ({result.seconds:.0f}s; elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.0f} min)",
+              flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _select(cells: list[Cell], only: list[str]) -> list[Cell]:
+    return [c for c in cells if not only or any(s in c.label for s in only)]
+
+
+def run(args: argparse.Namespace) -> int:
+    plan: list[tuple[SweepSpec, Cell]] = []
+    for path in args.sweeps:
+        spec = load_sweep(path)
+        plan += [(spec, cell) for cell in _select(expand(spec), args.only)]
+    cells = [cell for _, cell in plan]
+    if args.dry_run:
+        dry_run(cells)
+        return 0
+    if args.launcher == "submitit":
+        from qdsformer.apps.sweep.slurm import run_submitit
+
+        results = run_submitit(plan, cluster=args.cluster, parameters=args.slurm)
+    else:
+        progress = _Progress(len(plan), args.jobs)
+        results = run_local(plan, jobs=args.jobs, on_done=progress)
+        progress.close()
+    return report_results(results)
+
+
+def report_results(results: list[CellResult], out=sys.stdout) -> int:
+    """Print the final summary; 0 when every cell has finished, else 1."""
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    print("sweep: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())), file=out)
+    for result in results:
+        if result.outcome == "failed":
+            print(f"  failed: {result.cell.label} (exit {result.returncode}); log: "
+                  f"{result.log_path}", file=out)
+        elif result.outcome == "busy":
+            print(f"  busy (run by another process): {result.cell.label}", file=out)
+    unfinished = [r for r in results if r.outcome not in ("finished", "skipped")]
+    return 0 if not unfinished else 1

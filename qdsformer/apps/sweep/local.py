@@ -1,0 +1,130 @@
+"""Run sweep cells as ``qdsformer train`` worker processes on this machine.
+
+Each cell runs in its own process (``python -m qdsformer train``), so a crash is isolated, its
+output goes to ``<run_dir>/train.log``, and its thread count and GPU are set through its
+environment: ``OMP_NUM_THREADS = cores // jobs`` and, when CUDA devices are present, worker w
+sees device ``w % count``. Finished cells are skipped, partial ones resume from their
+checkpoint, and a cell whose folder another process holds (the run lock) is left to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status
+from qdsformer.train.lock import is_locked
+
+log = logging.getLogger(__name__)
+LOG_NAME = "train.log"
+
+
+@dataclass
+class CellResult:
+    """What became of one cell in this call."""
+
+    cell: Cell
+    outcome: str  # finished | skipped (finished before) | busy (another process) | failed
+    seconds: float = 0.0
+    returncode: int | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.cell.run_dir / LOG_NAME
+
+
+def train_command(spec: SweepSpec, cell: Cell) -> list[str]:
+    """The ``qdsformer train`` argv that runs (or resumes) ``cell``."""
+    argv = [sys.executable, "-m", "qdsformer", "train", "--no-progress"]
+    if cell_status(cell) == "partial":
+        return argv + ["--resume", str(cell.run_dir)]
+    if spec.base is not None:
+        argv += ["--config", str(spec.base)]
+    for assignment in cell.overrides:
+        argv += ["--set", assignment]
+    return argv + ["--run-dir", str(cell.run_dir)]
+
+
+def worker_env(worker: int, jobs: int, cuda_devices: int, cores: int | None = None) -> dict:
+    """Environment of worker ``worker`` of ``jobs``: its share of threads and its GPU."""
+    cores = cores or os.cpu_count() or 1
+    threads = str(max(1, cores // max(jobs, 1)))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    if cuda_devices > 0:
+        env["CUDA_VISIBLE_DEVICES"] = str(worker % cuda_devices)
+    return env
+
+
+def run_cell(spec: SweepSpec, cell: Cell, env: dict | None = None) -> CellResult:
+    """Run one cell to the end in a child process; never raises for the cell's own failure."""
+    status = cell_status(cell)
+    if status == "finished":
+        return CellResult(cell, "skipped")
+    if is_locked(cell.run_dir):
+        return CellResult(cell, "busy")
+    cell.run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open(cell.run_dir / LOG_NAME, "a") as handle:
+        handle.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {status}: "
+                     f"{' '.join(train_command(spec, cell))}\n")
+        handle.flush()
+        proc = subprocess.run(train_command(spec, cell), stdout=handle, stderr=subprocess.STDOUT,
+                              env=env, check=False)
+    seconds = time.perf_counter() - started
+    if cell_status(cell) == "finished":
+        return CellResult(cell, "finished", seconds, proc.returncode)
+    if proc.returncode != 0 and is_locked(cell.run_dir):  # lost a start-up race: the other owns it
+        return CellResult(cell, "busy", seconds, proc.returncode)
+    return CellResult(cell, "failed", seconds, proc.returncode)
+
+
+def cuda_device_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return 0
+
+
+def run_local(plan: list[tuple[SweepSpec, Cell]], jobs: int = 1,
+              on_done=None) -> list[CellResult]:
+    """Run the ``(sweep, cell)`` pairs of ``plan`` with ``jobs`` workers, in plan order.
+
+    Each worker thread drives one child process at a time and takes the next cell when its
+    own ends. ``on_done(result)`` is called as each cell ends (the progress bar). Results come
+    back in the order of ``plan``.
+    """
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    todo: queue.Queue = queue.Queue()
+    for index, pair in enumerate(plan):
+        todo.put((index, pair))
+    results: list[CellResult | None] = [None] * len(plan)
+    devices = cuda_device_count()
+
+    def work(worker: int) -> None:
+        env = worker_env(worker, jobs, devices)
+        while True:
+            try:
+                index, (spec, cell) = todo.get_nowait()
+            except queue.Empty:
+                return
+            result = run_cell(spec, cell, env)
+            results[index] = result
+            if on_done is not None:
+                on_done(result)
+
+    threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in range(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [r for r in results if r is not None]
