@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "evaluate a qontot ViT with attention estimated on circuit backends"),
     "analyze": ("qdsformer.analysis.cli", "compare attention normalisers: soundness, diversity"),
     "sweep": ("qdsformer.apps.sweep.cli", "run a grid of training runs (resumable, parallel)"),
+    "report": ("qdsformer.apps.report.cli", "aggregate run folders over seeds; paper tables beside"),
 }
 
 

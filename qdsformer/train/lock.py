@@ -5,6 +5,12 @@
 can never write one run; the second gets :class:`RunFolderBusy` naming the folder and the pid of
 the owner. The lock is ``flock`` on ``<run_dir>/run.lock``: the kernel drops it when its process
 dies, so a killed run never leaves a stale lock behind.
+
+A parent that launches the run as a child process (``qdsformer sweep``) takes the lock first
+and hands its descriptor down (``pass_fds`` plus the environment variable ``INHERITED_LOCK_ENV``
+= ``"<fd>:<lock path>"``): the child adopts it instead of competing with its own parent, and
+there is no window between the parent's check and the child's start in which another process
+could take the folder.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 from pathlib import Path
 
 LOCK_NAME = "run.lock"
+INHERITED_LOCK_ENV = "QDSFORMER_INHERITED_RUN_LOCK"
 
 
 class RunFolderBusy(ValueError):
@@ -34,9 +41,26 @@ class RunFolderLock:
         self.path = Path(run_dir) / LOCK_NAME
         self._fd: int | None = None
 
+    @property
+    def fd(self) -> int | None:
+        """The locked descriptor (to hand to a child process), or None when not held."""
+        return self._fd
+
+    def _inherited_fd(self) -> int | None:
+        fd_text, _, path = os.environ.get(INHERITED_LOCK_ENV, "").partition(":")
+        if not fd_text.isdigit() or not path:
+            return None
+        try:
+            same = os.path.samefile(path, self.path)
+        except OSError:
+            return None
+        return int(fd_text) if same else None
+
     def acquire(self) -> RunFolderLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._inherited_fd()  # our parent locked this folder for us
+        if fd is None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -46,7 +70,7 @@ class RunFolderLock:
                 f"(pid {_holder(self.path)}); wait for it to finish or pick another folder"
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         return self
 

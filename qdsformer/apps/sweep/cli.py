@@ -18,6 +18,7 @@ import time
 
 from qdsformer.apps.sweep.local import CellResult, run_local
 from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status, expand, load_sweep
+from qdsformer.train.lock import is_locked
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,14 @@ def _remaining_epochs(cell: Cell) -> int:
     return max(cell.config.optim.epochs - done, 0)
 
 
-def dry_run(cells: list[Cell], out=sys.stdout) -> None:
+def dry_run(cells: list[Cell], out=None) -> None:
     """Print one line per cell: label, state, epochs left, estimated seconds; then totals."""
+    out = out or sys.stdout
     total, unknown = 0.0, 0
     for cell in cells:
         state = cell_status(cell)
+        if state != "finished" and is_locked(cell.run_dir):
+            state = "running"
         left = 0 if state == "finished" else _remaining_epochs(cell)
         per_epoch = _measured_epoch_seconds(cell, cells)
         if left == 0:
@@ -138,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
     return report_results(results)
 
 
-def report_results(results: list[CellResult], out=sys.stdout) -> int:
+def report_results(results: list[CellResult], out=None) -> int:
     """Print the final summary; 0 when every cell has finished, else 1."""
+    out = out or sys.stdout
     counts: dict[str, int] = {}
     for result in results:
         counts[result.outcome] = counts.get(result.outcome, 0) + 1

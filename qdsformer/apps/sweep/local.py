@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status
-from qdsformer.train.lock import is_locked
+from qdsformer.train.lock import INHERITED_LOCK_ENV, RunFolderBusy, RunFolderLock
 
 log = logging.getLogger(__name__)
 LOG_NAME = "train.log"
@@ -63,26 +63,34 @@ def worker_env(worker: int, jobs: int, cuda_devices: int, cores: int | None = No
 
 
 def run_cell(spec: SweepSpec, cell: Cell, env: dict | None = None) -> CellResult:
-    """Run one cell to the end in a child process; never raises for the cell's own failure."""
-    status = cell_status(cell)
-    if status == "finished":
-        return CellResult(cell, "skipped")
-    if is_locked(cell.run_dir):
-        return CellResult(cell, "busy")
-    cell.run_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    with open(cell.run_dir / LOG_NAME, "a") as handle:
-        handle.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {status}: "
-                     f"{' '.join(train_command(spec, cell))}\n")
-        handle.flush()
-        proc = subprocess.run(train_command(spec, cell), stdout=handle, stderr=subprocess.STDOUT,
-                              env=env, check=False)
-    seconds = time.perf_counter() - started
+    """Run one cell to the end in a child process; never raises for the cell's own failure.
+
+    The cell's run lock is taken here, before the child starts, and handed down to it, so two
+    sweep processes can never both start the same cell.
+    """
     if cell_status(cell) == "finished":
-        return CellResult(cell, "finished", seconds, proc.returncode)
-    if proc.returncode != 0 and is_locked(cell.run_dir):  # lost a start-up race: the other owns it
-        return CellResult(cell, "busy", seconds, proc.returncode)
-    return CellResult(cell, "failed", seconds, proc.returncode)
+        return CellResult(cell, "skipped")
+    try:
+        lock = RunFolderLock(cell.run_dir).acquire()
+    except RunFolderBusy:
+        return CellResult(cell, "busy")
+    try:
+        status = cell_status(cell)  # again, under the lock: another process may just have ended
+        if status == "finished":
+            return CellResult(cell, "skipped")
+        argv = train_command(spec, cell)
+        child_env = {**(env or os.environ), INHERITED_LOCK_ENV: f"{lock.fd}:{lock.path}"}
+        started = time.perf_counter()
+        with open(cell.run_dir / LOG_NAME, "a") as handle:
+            handle.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {status}: {' '.join(argv)}\n")
+            handle.flush()
+            proc = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, env=child_env,
+                                  pass_fds=(lock.fd,), check=False)
+        seconds = time.perf_counter() - started
+    finally:
+        lock.release()
+    outcome = "finished" if cell_status(cell) == "finished" else "failed"
+    return CellResult(cell, outcome, seconds, proc.returncode)
 
 
 def cuda_device_count() -> int:

@@ -1,0 +1,94 @@
+"""``qdsformer report DIR...``: tables and figures over the run folders under DIR.
+
+Runs are grouped by cell (a sweep's ``<sweep>/<cell>/seed<k>`` folders, or one run per group
+otherwise) and summarised as mean ± sample std over seeds: final and best validation accuracy,
+test accuracy, best and final epoch, time. ``--paper table1`` (or ``table_a3``, or a table file)
+lays our numbers out in the paper's orientation with the paper's beside them and the gap in
+units of our std. Writes ``report.md``, ``cells.csv``, ``paper_<table>.csv`` and figures to
+``--out`` (default ``<first DIR>/report``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from pathlib import Path
+
+from qdsformer.apps.report.aggregate import aggregate
+from qdsformer.apps.report.collect import collect_runs
+from qdsformer.apps.report.figures import curves_figure, depth_figure
+from qdsformer.apps.report.paper import available_tables, compare_to_paper, load_paper_table
+from qdsformer.apps.report.render import cell_rows, cells_markdown, pivot_markdown
+from qdsformer.models.checkpoint import atomic_write_bytes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="results folder(s) to aggregate")
+    parser.add_argument("--paper", action="append", default=[], metavar="TABLE",
+                        help=f"put a paper table beside ours: {', '.join(available_tables())} "
+                             "or a table file (repeatable)")
+    parser.add_argument("--metric", default=None,
+                        help="summary field compared with the paper (default: the table's)")
+    parser.add_argument("--out", default=None, help="output folder (default: <first DIR>/report)")
+    parser.add_argument("--no-figures", action="store_true", help="tables only")
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, lambda handle: handle.write(text.encode()))
+
+
+def _csv_text(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def run(args: argparse.Namespace) -> int:
+    groups = aggregate(collect_runs(args.dirs))
+    if not groups:
+        raise ValueError(f"no run folders (config.yaml) under {', '.join(args.dirs)}")
+    out = Path(args.out) if args.out else Path(args.dirs[0]) / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    sections = [f"# Report: {', '.join(args.dirs)}",
+                "Accuracies in %, mean ± sample std (ddof 1) over the finished seeds of each cell; "
+                "n counts finished seeds.", "", cells_markdown(groups)]
+    _write_text(out / "cells.csv", _csv_text(cell_rows(groups)))
+    for name in args.paper:
+        table = load_paper_table(name)
+        metric = args.metric or table.metric
+        compared = compare_to_paper(groups, table, metric)
+        paper = {(tuple(str(v) for v in e["row"]), str(e["column"])): (e["mean"], e.get("std"))
+                 for e in table.entries}
+        sections += ["", f"## Beside {table.title}",
+                     f"Ours: `{metric}` in %, mean ± std (n seeds); paper: its reported value; "
+                     "Δ: (ours - paper) in units of our std.", "",
+                     pivot_markdown(groups, table.row_keys, table.column_key, metric, paper)]
+        _write_text(out / f"paper_{table.name}.csv", _csv_text(compared))
+        if not args.no_figures and table.column_key.endswith("n_layers") and compared:
+            rows = {r["row"] for r in compared}
+            for row in sorted(rows):
+                curve = {float(e["column"]): e["mean"] for e in table.entries
+                         if " / ".join(str(v) for v in e["row"]) == row}
+                picked = [g for g in groups if g.n and " / ".join(
+                    str(g.config_value(k)) for k in table.row_keys) == row]
+                fig = depth_figure(picked, table.column_key, metric,
+                                   out / f"depth_{row.replace(' / ', '_')}.png", curve,
+                                   title=f"{row}: {metric} by circuit layers")
+                sections += ["", f"![depth curve]({fig.name})"]
+    if not args.no_figures:
+        sweeps: dict[str, list] = {}
+        for g in groups:
+            sweeps.setdefault(g.name.split("/", 1)[0], []).append(g)
+        for sweep, members in sweeps.items():
+            fig = curves_figure(members, out / f"curves_{sweep}.png",
+                                title=f"{sweep}: validation accuracy")
+            sections += ["", f"![{sweep} curves]({fig.name})"]
+    text = "\n".join(sections) + "\n"
+    _write_text(out / "report.md", text)
+    print(text)
+    print(f"report: {out}")
+    return 0

@@ -1,0 +1,81 @@
+"""Markdown and CSV renderings of aggregated runs (pure: strings and row dicts)."""
+
+from __future__ import annotations
+
+from qdsformer.apps.report.aggregate import Group
+from qdsformer.apps.report.paper import group_position, pooled_stat
+
+
+def _pm(mean: float, std: float | None, digits: int = 1) -> str:
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+
+
+def _pct(group: Group, field: str) -> str:
+    stat = group.stat(field)
+    return "-" if stat is None else _pm(100 * stat[0], None if stat[1] is None else 100 * stat[1], 2)
+
+
+def cell_rows(groups: list[Group]) -> list[dict]:
+    """One CSV row per cell: n, mean/std of each metric (fractions), epochs, time."""
+    rows = []
+    for g in groups:
+        row = {"cell": g.name, "n": g.n, "unfinished": g.unfinished}
+        for field in ("val_acc", "best_val_acc", "test_acc", "train_seconds"):
+            stat = g.stat(field) if g.n else None
+            row[f"{field}_mean"] = None if stat is None else stat[0]
+            row[f"{field}_std"] = None if stat is None else stat[1]
+        if g.n:
+            best, best_std = g.best_epoch()
+            row.update(best_epoch_mean=best, best_epoch_std=best_std, final_epoch=g.final_epoch())
+        rows.append(row)
+    return rows
+
+
+def cells_markdown(groups: list[Group]) -> str:
+    """The long table: every cell, accuracies in %, mean ± sample std over its seeds."""
+    lines = ["| cell | n | val acc (final) | best val acc | test acc | best epoch | epochs | "
+             "minutes per run |", "|---|---|---|---|---|---|---|---|"]
+    for g in groups:
+        if not g.n:
+            lines.append(f"| {g.name} | 0 ({g.unfinished} unfinished) | - | - | - | - | - | - |")
+            continue
+        best, best_std = g.best_epoch()
+        minutes = g.stat("train_seconds")
+        n = f"{g.n}" + (f" (+{g.unfinished} unfinished)" if g.unfinished else "")
+        lines.append(f"| {g.name} | {n} | {_pct(g, 'val_acc')} | {_pct(g, 'best_val_acc')} | "
+                     f"{_pct(g, 'test_acc')} | {_pm(best, best_std)} | {g.final_epoch()} | "
+                     f"{minutes[0] / 60:.1f} |")
+    return "\n".join(lines)
+
+
+def pivot_markdown(groups: list[Group], row_keys, column_key: str, metric: str,
+                   paper: dict | None = None) -> str:
+    """``metric`` (%) in a rows x columns orientation; paper values beside ours when given.
+
+    ``paper`` maps (row tuple, column) -> (mean, std) in percent.
+    """
+    placed: dict[tuple, list[Group]] = {}
+    for g in groups:
+        if g.n and g.config_value(column_key) is not None:
+            placed.setdefault(group_position(g, row_keys, column_key), []).append(g)
+    rows = sorted({p[0] for p in placed}, key=str)
+    columns = sorted({p[1] for p in placed}, key=lambda c: (not c.lstrip("-").isdigit(),
+                                                            int(c) if c.lstrip("-").isdigit() else 0, c))
+    header = " / ".join(k.rsplit(".", 1)[-1] for k in row_keys)
+    lines = [f"| {header} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for row in rows:
+        cells = []
+        for column in columns:
+            stat = pooled_stat(placed.get((row, column), []), metric)
+            if stat is None:
+                cells.append("-")
+                continue
+            mean, std, n = stat
+            text = f"{_pm(mean, std)} (n={n})"
+            if paper and (row, column) in paper:
+                p_mean, p_std = paper[(row, column)]
+                gap = f", Δ {(mean - p_mean) / std:+.1f} σ" if std else ""
+                text += f"<br>paper {_pm(p_mean, p_std)}{gap}"
+            cells.append(text)
+        lines.append(f"| {' / '.join(row)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""``qdsformer sweep``: expansion and naming, bad input, skip, resume, lock, failure isolation."""
+
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from qdsformer.apps.sweep import cell_status, expand, load_sweep
+from qdsformer.apps.sweep.local import train_command
+from qdsformer.cli import main
+from qdsformer.train.config import load_config
+from qdsformer.train.engine import fit
+from qdsformer.train.lock import RunFolderBusy, RunFolderLock
+
+TINY = "{optim.epochs: 2, data.train_limit: 120, data.val_limit: 60, data.test_limit: 60}"
+
+
+def write_sweep(tmp_path: Path, body: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body).replace("OUT", str(tmp_path / "out")))
+    return path
+
+
+def test_expansion_names_order_and_resolved_configs(tmp_path):
+    path = write_sweep(tmp_path, """\
+        name: grid
+        out_dir: OUT
+        seeds: [0, 3]
+        seed_keys: [attention.kwargs.seed]
+        set: {optim.epochs: 4}
+        variants:
+          soft: {attention.name: softmax}
+          quantum: {attention.name: qontot, attention.kwargs: {n_layers: 2, seed: 9}}
+        grid:
+          model.depth: [1, 2]
+        """)
+    cells = expand(load_sweep(path))
+    assert [c.label for c in cells] == [
+        "grid/soft-depth1/seed0", "grid/soft-depth1/seed3", "grid/soft-depth2/seed0",
+        "grid/soft-depth2/seed3", "grid/quantum-depth1/seed0", "grid/quantum-depth1/seed3",
+        "grid/quantum-depth2/seed0", "grid/quantum-depth2/seed3"]
+    assert cells[0].run_dir == tmp_path / "out" / "grid" / "soft-depth1" / "seed0"
+    soft, quantum = cells[1].config, cells[7].config
+    assert soft.run.seed == 3 and soft.model.depth == 1 and soft.optim.epochs == 4
+    # naming a backend drops the default backend's kwargs; seed_keys only where the key exists
+    assert soft.attention.name == "softmax" and soft.attention.kwargs == {}
+    assert quantum.attention.kwargs == {"n_layers": 2, "seed": 3}
+    assert quantum.experiment == "grid" and quantum.model.depth == 2
+    # the child resolves the same config from the same overrides
+    argv = train_command(load_sweep(path), cells[7])
+    overrides = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+    assert load_config(None, overrides) == quantum
+
+
+@pytest.mark.parametrize("body, match", [
+    ("name: x\ngrid: {model.no_such_key: [1]}\n", r"model\.no_such_key"),
+    ("name: x\ngrid: {optim.epochs: [two]}\n", r"optim\.epochs expects int"),
+    ("name: x\nvariants: {a: {attention.name: softmax}}\ngrid: {optim.lr: [1, 2]}\nextra: 1\n",
+     "unknown key.*extra"),
+    ("name: x\nseeds: [0, 0]\n", "distinct"),
+    ("name: x\ngrid: {model.depth: 2}\n", "must list its values"),
+    ("name: x\nset: {optim.epochs: 2\n", r"s\.yaml:3:1: malformed YAML"),
+])
+def test_bad_sweep_files_fail_before_any_cell_with_the_key_or_line(tmp_path, body, match):
+    path = tmp_path / "s.yaml"
+    path.write_text(body)
+    with pytest.raises(ValueError, match=match):
+        expand(load_sweep(path))
+    assert not (tmp_path / "results").exists()
+
+
+def test_cli_error_is_one_line(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\ngrid: {model.no_such_key: [1]}\n")
+    assert main(["sweep", str(path)]) == 2
+    assert "model.no_such_key" in capsys.readouterr().err
+
+
+def _metrics(run_dir: Path) -> list[dict]:
+    with (run_dir / "metrics.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_run_skip_resume_and_failure_isolation(tmp_path, capsys):
+    path = write_sweep(tmp_path, f"""\
+        name: iso
+        out_dir: OUT
+        seeds: [0]
+        set: {TINY}
+        variants:
+          good: {{attention.name: softmax}}
+          partial: {{attention.name: qr}}
+          broken: {{attention.name: qontot, attention.kwargs: {{n_layers: -1}}}}
+        """)
+    spec = load_sweep(path)
+    good, partial, broken = expand(spec)
+    # a cell killed after its first epoch: a checkpoint and one metrics row, no summary
+    fit(partial.config, run_dir=partial.run_dir, stop_after_epochs=1)
+    first_epoch = _metrics(partial.run_dir)[0]
+    assert cell_status(partial) == "partial"
+
+    assert main(["sweep", str(path), "--jobs", "2"]) == 1  # one cell failed
+    out = capsys.readouterr().out
+    assert "sweep: 1 failed, 2 finished" in out
+    assert f"log: {broken.run_dir / 'train.log'}" in out
+    assert "n_layers" in (broken.run_dir / "train.log").read_text()  # the cause is logged
+    assert cell_status(good) == cell_status(partial) == "finished"
+    rows = _metrics(partial.run_dir)
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert rows[0] == first_epoch  # the finished epoch was not redone
+    assert "--resume" in (partial.run_dir / "train.log").read_text()
+
+    summary_mtime = (good.run_dir / "summary.json").stat().st_mtime_ns
+    assert main(["sweep", str(path), "--only", "good", "--only", "partial"]) == 0
+    assert "2 skipped" in capsys.readouterr().out
+    assert (good.run_dir / "summary.json").stat().st_mtime_ns == summary_mtime
+
+
+def test_two_sweep_processes_run_each_cell_once(tmp_path):
+    path = write_sweep(tmp_path, f"""\
+        name: race
+        out_dir: OUT
+        seeds: [0, 1]
+        set: {TINY}
+        variants:
+          a: {{attention.name: softmax}}
+          b: {{attention.name: sinkhorn}}
+        """)
+    argv = [sys.executable, "-m", "qdsformer", "sweep", str(path)]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    cells = expand(load_sweep(path))
+    assert all(cell_status(c) == "finished" for c in cells), outputs
+    for cell in cells:
+        log = (cell.run_dir / "train.log").read_text()
+        assert log.count("epoch 1/2") == 1, (cell.label, log)  # trained exactly once
+    ran = sum(o.count(": finished") for o in outputs)
+    assert ran == len(cells), outputs
+
+
+def test_run_folder_has_one_owner(tmp_path):
+    with RunFolderLock(tmp_path / "run"):
+        with pytest.raises(RunFolderBusy, match="in use by another process"):
+            RunFolderLock(tmp_path / "run").acquire()
+        config = load_config(None, ["optim.epochs=1", "data.train_limit=32", "run.progress=false"])
+        with pytest.raises(RunFolderBusy):
+            fit(config, run_dir=tmp_path / "run")
+    RunFolderLock(tmp_path / "run").acquire().release()  # free again once released
+
+
+def test_dry_run_lists_cells_and_measured_cost(tmp_path, capsys):
+    path = write_sweep(tmp_path, f"""\
+        name: dry
+        out_dir: OUT
+        seeds: [0, 1]
+        set: {TINY}
+        """)
+    first = expand(load_sweep(path))[0]
+    fit(first.config, run_dir=first.run_dir)
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry/base/seed0" in out and "finished" in out
+    assert "dry/base/seed1" in out and "2 epochs left" in out and "unmeasured" not in out
+    assert not expand(load_sweep(path))[1].run_dir.exists()
+    assert json.loads((first.run_dir / "summary.json").read_text())["finished"]
