@@ -1,0 +1,95 @@
+"""``qdsformer report``: grouping, mean / sample std against hand-computed values, paper gap."""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qdsformer.apps.report import aggregate, collect_runs, compare_to_paper, load_paper_table
+from qdsformer.apps.report.aggregate import mean_std
+from qdsformer.cli import main
+
+
+def make_run(root: Path, sweep: str, cell: str, seed: int, config: dict, val_accs: list,
+             test_acc: float, finished: bool = True) -> Path:
+    run_dir = root / sweep / cell / f"seed{seed}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    with (run_dir / "metrics.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["epoch", "val_acc", "epoch_seconds"])
+        writer.writeheader()
+        for epoch, acc in enumerate(val_accs, 1):
+            writer.writerow({"epoch": epoch, "val_acc": acc, "epoch_seconds": 10.0})
+    if finished:
+        (run_dir / "summary.json").write_text(json.dumps({
+            "finished": True, "val_acc": val_accs[-1], "best_val_acc": max(val_accs),
+            "test_acc": test_acc, "train_seconds": 10.0 * len(val_accs)}))
+    return run_dir
+
+
+def cfg(name: str, depth: int = 2, layers: int | None = None) -> dict:
+    kwargs = {} if layers is None else {"n_layers": layers}
+    return {"data": {"name": "fashion-mnist"}, "model": {"depth": depth},
+            "attention": {"name": name, "kwargs": kwargs}}
+
+
+@pytest.fixture
+def results(tmp_path):
+    make_run(tmp_path, "cmp", "softmax", 0, cfg("softmax"), [0.80, 0.88], 0.87)
+    make_run(tmp_path, "cmp", "softmax", 1, cfg("softmax"), [0.82, 0.86], 0.85)
+    make_run(tmp_path, "cmp", "softmax", 2, cfg("softmax"), [0.81, 0.90], 0.89)
+    make_run(tmp_path, "cmp", "qontot", 0, cfg("qontot", layers=8), [0.85, 0.91], 0.90)
+    make_run(tmp_path, "cmp", "qontot", 1, cfg("qontot", layers=8), [0.84, 0.89], 0.88)
+    make_run(tmp_path, "cmp", "qontot", 2, cfg("qontot", layers=8), [0.5], 0.0, finished=False)
+    return tmp_path
+
+
+def test_mean_and_sample_std_by_hand():
+    mean, std = mean_std([0.88, 0.86, 0.90])
+    assert mean == pytest.approx(0.88)
+    assert std == pytest.approx(math.sqrt((0.0 + 0.0004 + 0.0004) / 2))  # ddof = 1
+    assert mean_std([0.5]) == (0.5, None)
+    with pytest.raises(ValueError):
+        mean_std([])
+
+
+def test_groups_by_cell_and_counts_unfinished(results):
+    groups = {g.name: g for g in aggregate(collect_runs([results]))}
+    assert set(groups) == {"cmp/softmax", "cmp/qontot"}
+    soft, quantum = groups["cmp/softmax"], groups["cmp/qontot"]
+    assert (soft.n, soft.unfinished, quantum.n, quantum.unfinished) == (3, 0, 2, 1)
+    assert soft.stat("test_acc")[0] == pytest.approx(0.87)
+    assert soft.stat("test_acc")[1] == pytest.approx(0.02)
+    assert soft.stat("best_val_acc")[0] == pytest.approx((0.88 + 0.86 + 0.90) / 3)
+    assert soft.best_epoch() == (2.0, 0.0)
+    epochs, means, stds = soft.curve()
+    assert epochs == [1, 2] and means[0] == pytest.approx(0.81) and stds[0] == pytest.approx(0.01)
+
+
+def test_paper_comparison_gap_in_units_of_our_std(results):
+    table = load_paper_table("table1")
+    rows = {r["column"]: r for r in compare_to_paper(aggregate(collect_runs([results])), table)}
+    soft = rows["softmax"]  # paper: fashion-mnist, 2 layers, 88.9 +- 0.1
+    assert soft["row"] == "fashion-mnist / 2" and soft["n"] == 3
+    assert soft["ours_mean"] == pytest.approx(88.0) and soft["ours_std"] == pytest.approx(2.0)
+    assert soft["gap_in_our_std"] == pytest.approx((88.0 - 88.9) / 2.0)
+    assert rows["qontot"]["ours_mean"] == pytest.approx(90.0) and rows["qontot"]["n"] == 2
+    with pytest.raises(ValueError, match="unknown paper table"):
+        load_paper_table("table99")
+
+
+def test_report_command_writes_tables_and_figures(results, capsys):
+    out = results / "rep"
+    assert main(["report", str(results / "cmp"), "--paper", "table1", "--paper", "table_a3",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| cmp/softmax | 3 | 88.00 ± 2.00 |" in text
+    assert "paper 88.9 ± 0.1" in text and "(+1 unfinished)" in text
+    for name in ("report.md", "cells.csv", "paper_table1.csv", "paper_table_a3.csv",
+                 "curves_cmp.png", "depth_fashion-mnist_2.png"):
+        assert (out / name).stat().st_size > 0, name
+    rows = list(csv.DictReader((out / "cells.csv").open()))
+    assert float(rows[0]["val_acc_mean"]) in (pytest.approx(0.88), pytest.approx(0.90))
