@@ -9,6 +9,7 @@ overrides single keys, ``--resume RUN_DIR`` continues a killed run from its last
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     config, run_dir = config_from_args(args, load_config)
     summary = fit(config, run_dir=run_dir, resume=bool(args.resume),
                   stop_after_epochs=args.stop_after_epochs)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
+        return 0
     if not summary["finished"]:
         print(f"stopped after epoch {summary['epoch']}; continue with: "
               f"qdsformer train --resume {summary['run_dir']}")

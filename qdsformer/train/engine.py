@@ -34,6 +34,7 @@ from qdsformer.data import BatchLoader, build_dataset
 from qdsformer.models import create_vit, load_checkpoint, save_checkpoint
 from qdsformer.models.checkpoint import CHECKPOINT_NAME, atomic_write_bytes
 from qdsformer.train.config import Config, save_config, to_dict
+from qdsformer.train.ddp import DistributedContext, context_from_env
 from qdsformer.train.lock import RunFolderLock
 
 log = logging.getLogger(__name__)
@@ -107,22 +108,28 @@ def cross_entropy_loss(model, images, labels):
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, loader: BatchLoader, device=None) -> dict[str, float]:
-    """Mean cross-entropy and accuracy of ``model`` over ``loader``."""
+def evaluate(model: torch.nn.Module, loader: BatchLoader, device=None,
+             ctx: DistributedContext | None = None) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of ``model`` over ``loader``.
+
+    Under data parallelism (``ctx``) each rank scores its slice of every batch and the sums are
+    reduced over ranks, so every rank returns the numbers of the whole loader.
+    """
     device = device or next(model.parameters()).device
+    ctx = ctx or DistributedContext(device=device)
     was_training = model.training
     model.eval()
-    total_loss = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device)
-    count = 0
+    totals = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, count
     for images, labels in loader:
-        images, labels = images.to(device), labels.to(device)
+        images, labels = ctx.shard(images.to(device), labels.to(device))
         logits = model(images)
-        total_loss += F.cross_entropy(logits, labels, reduction="sum")
-        correct += (logits.argmax(-1) == labels).sum()
-        count += labels.shape[0]
+        totals[0] += F.cross_entropy(logits, labels, reduction="sum")
+        totals[1] += (logits.argmax(-1) == labels).sum()
+        totals[2] += labels.shape[0]
+    ctx.sum(totals)
     model.train(was_training)
-    return {"loss": float(total_loss) / max(count, 1), "acc": float(correct) / max(count, 1)}
+    loss, correct, count = totals.tolist()
+    return {"loss": loss / max(count, 1), "acc": correct / max(count, 1)}
 
 
 def default_run_dir(config: Config) -> Path:
@@ -179,41 +186,52 @@ def fit(
             run stays resumable and no summary is written until the last epoch.
         extra_summary: more fields for ``summary.json`` (e.g. the teacher of a distillation).
     """
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
     if config.optim.epochs < 1:
         raise ValueError(f"optim.epochs must be >= 1, got {config.optim.epochs}")
-    if resume and not (run_dir / CHECKPOINT_NAME).exists():
-        raise ValueError(f"cannot resume: no {CHECKPOINT_NAME} in {run_dir}")
-    with RunFolderLock(run_dir):  # one owner: a second process on this folder fails here
-        return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
-                           stop_after_epochs, extra_summary)
+    ctx = context_from_env(resolve_device(config.run.device))  # one process unless torchrun
+    try:
+        # every rank writes to the folder rank 0 chose (a default name holds a timestamp)
+        run_dir = Path(ctx.broadcast_object(
+            str(run_dir if run_dir is not None else default_run_dir(config))))
+        if resume and not (run_dir / CHECKPOINT_NAME).exists():
+            raise ValueError(f"cannot resume: no {CHECKPOINT_NAME} in {run_dir}")
+        if not ctx.is_main:  # rank 0 owns the folder and holds its lock for the run
+            return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
+                               stop_after_epochs, extra_summary, ctx)
+        with RunFolderLock(run_dir):  # one owner: a second process on this folder fails here
+            return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
+                               stop_after_epochs, extra_summary, ctx)
+    finally:
+        ctx.close()
 
 
-def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs, extra_summary):
+def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs, extra_summary,
+                ctx: DistributedContext):
     ckpt_path = run_dir / CHECKPOINT_NAME
     if not resume and ckpt_path.exists():
         raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it")
 
-    device = resolve_device(config.run.device)
+    device = ctx.device
     seed_everything(config.run.seed)
-    model = build_model(config).to(device)
+    plain_model = build_model(config).to(device)
     loaders = build_loaders(config)
-    optimizer = build_optimizer(config, model.parameters())
+    optimizer = build_optimizer(config, plain_model.parameters())
     scheduler = build_scheduler(config, optimizer)
     history: list[dict] = []
     start_epoch = 0
     if resume:
         state = load_checkpoint(ckpt_path, map_location=device)
-        model.load_state_dict(state["model"])
+        plain_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"])
         history = state["history"]
         start_epoch = state["epoch"]
         log.info("resuming %s after epoch %d", run_dir, start_epoch)
-    else:
+    elif ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
+    model = ctx.wrap(plain_model)
 
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("run folder %s; %d trainable parameters; device %s", run_dir, n_params, device)
@@ -223,8 +241,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
             return {"run_dir": str(run_dir), "finished": False, "epoch": epoch}
         started = time.perf_counter()
         train_stats = _train_epoch(model, loaders["train"], optimizer, loss_fn, config, epoch,
-                                   device)
-        val_stats = evaluate(model, loaders["val"], device)
+                                   ctx)
+        val_stats = evaluate(model, loaders["val"], device, ctx)
         row = {
             "epoch": epoch + 1,
             "lr": optimizer.param_groups[0]["lr"],
@@ -236,18 +254,19 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         }
         scheduler.step()
         history.append(row)
-        save_checkpoint(
-            {"config": to_dict(config), "epoch": epoch + 1, "model": model.state_dict(),
-             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "rng": _rng_state(), "history": history},
-            ckpt_path,
-        )
-        _write_metrics(history, run_dir / "metrics.csv")
+        if ctx.is_main:
+            save_checkpoint(
+                {"config": to_dict(config), "epoch": epoch + 1,
+                 "model": plain_model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "rng": _rng_state(), "history": history},
+                ckpt_path,
+            )
+            _write_metrics(history, run_dir / "metrics.csv")
         log.info("epoch %d/%d train_acc %.4f val_acc %.4f (%.1fs)", epoch + 1,
                  config.optim.epochs, row["train_acc"], row["val_acc"], row["epoch_seconds"])
         epochs_run += 1
 
-    test_stats = evaluate(model, loaders["test"], device)
+    test_stats = evaluate(model, loaders["test"], device, ctx)
     summary = {
         "experiment": config.experiment,
         "run_dir": str(run_dir),
@@ -266,42 +285,47 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         "test_loss": test_stats["loss"],
         "train_seconds": sum(r["epoch_seconds"] for r in history),
         "device": str(device),
+        "processes": ctx.world,
         **(extra_summary or {}),
     }
-    _write_json(summary, run_dir / "summary.json")
+    if ctx.is_main:
+        _write_json(summary, run_dir / "summary.json")
     return summary
 
 
-def _train_epoch(model, loader, optimizer, loss_fn, config, epoch, device) -> dict:
+def _train_epoch(model, loader, optimizer, loss_fn, config, epoch,
+                 ctx: DistributedContext) -> dict:
+    """One pass over ``loader``; under data parallelism each rank trains on its batch slice."""
+    device = ctx.device
     model.train()
     loader.set_epoch(epoch)
-    total_loss = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device)
-    count = 0
+    totals = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, count
     bar = None
-    if config.run.progress:
+    if config.run.progress and ctx.is_main:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.optim.epochs}",
                    leave=False, dynamic_ncols=True)
     for step, (images, labels) in enumerate(loader):
-        images, labels = images.to(device), labels.to(device)
+        n_global = labels.shape[0]
+        images, labels = ctx.shard(images.to(device), labels.to(device))
         loss, logits = loss_fn(model, images, labels)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * ctx.loss_scale(labels.shape[0], n_global)).backward()
         if config.optim.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
         optimizer.step()
         n = labels.shape[0]
-        total_loss += loss.detach() * n
-        correct += (logits.detach().argmax(-1) == labels).sum()
-        count += n
+        totals[0] += loss.detach() * n
+        totals[1] += (logits.detach().argmax(-1) == labels).sum()
+        totals[2] += n
         if bar is not None:
             bar.update(1)
             if step % 10 == 0 or step == len(loader) - 1:  # host sync only for the display
-                bar.set_postfix(loss=f"{float(total_loss) / count:.3f}",
-                                acc=f"{float(correct) / count:.3f}")
+                bar.set_postfix(loss=f"{float(totals[0] / totals[2]):.3f}",
+                                acc=f"{float(totals[1] / totals[2]):.3f}")
     if bar is not None:
         bar.close()
-    return {"loss": float(total_loss) / max(count, 1), "acc": float(correct) / max(count, 1)}
-
+    ctx.sum(totals)
+    loss, correct, count = totals.tolist()
+    return {"loss": loss / max(count, 1), "acc": correct / max(count, 1)}
