@@ -168,3 +168,24 @@ def test_dry_run_lists_cells_and_measured_cost(tmp_path, capsys):
     assert "dry/base/seed1" in out and "2 epochs left" in out and "unmeasured" not in out
     assert not expand(load_sweep(path))[1].run_dir.exists()
     assert json.loads((first.run_dir / "summary.json").read_text())["finished"]
+
+
+def test_submitit_local_executor_runs_a_two_cell_sweep(tmp_path, capsys):
+    pytest.importorskip("submitit")
+    path = write_sweep(tmp_path, f"""\
+        name: jobs
+        out_dir: OUT
+        seeds: [0]
+        set: {TINY}
+        variants:
+          a: {{attention.name: softmax}}
+          b: {{attention.name: qr}}
+        """)
+    assert main(["sweep", str(path), "--launcher", "submitit", "--cluster", "local",
+                 "--slurm", "timeout_min=20"]) == 0
+    assert "sweep: 2 finished" in capsys.readouterr().out
+    cells = expand(load_sweep(path))
+    assert all(cell_status(c) == "finished" for c in cells)
+    assert (tmp_path / "out" / "jobs" / ".submitit").is_dir()
+    assert main(["sweep", str(path), "--launcher", "submitit", "--cluster", "local"]) == 0
+    assert "sweep: 2 skipped" in capsys.readouterr().out

@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slurm", metavar="KEY=VALUE", action="append", default=[],
                         help="submitit/SLURM parameter, e.g. timeout_min=600, slurm_partition=gpu, "
                              "gpus_per_node=1 (repeatable)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="with --launcher submitit: submit and return (job ids printed)")
 
 
 def _measured_epoch_seconds(cell: Cell, siblings: list[Cell]) -> float | None:
@@ -134,7 +136,10 @@ def run(args: argparse.Namespace) -> int:
     if args.launcher == "submitit":
         from qdsformer.apps.sweep.slurm import run_submitit
 
-        results = run_submitit(plan, cluster=args.cluster, parameters=args.slurm)
+        results = run_submitit(plan, cluster=args.cluster, parameters=args.slurm,
+                               wait=not args.no_wait)
+        if args.no_wait:
+            return 0
     else:
         progress = _Progress(len(plan), args.jobs)
         results = run_local(plan, jobs=args.jobs, on_done=progress)
