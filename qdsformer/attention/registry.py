@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-_REGISTRY: dict[str, type[Normalizer]] = {}
+from qdsformer.common.registry import Registry
 
 
 class Normalizer(nn.Module):
@@ -59,14 +59,16 @@ class Normalizer(nn.Module):
         return getattr(type(self), "registry_name", type(self).__name__)
 
 
+#: Normaliser classes by name (``@register_normalizer(name)`` adds one).
+NORMALIZERS: Registry[type[Normalizer]] = Registry("attention normaliser")
+
+
 def register_normalizer(name: str) -> Callable[[type[Normalizer]], type[Normalizer]]:
     """Class decorator adding a :class:`Normalizer` subclass to the registry under ``name``."""
 
     def decorate(cls: type[Normalizer]) -> type[Normalizer]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"normaliser name {name!r} is already registered")
+        NORMALIZERS.add(name, cls)
         cls.registry_name = name
-        _REGISTRY[name] = cls
         return cls
 
     return decorate
@@ -74,16 +76,12 @@ def register_normalizer(name: str) -> Callable[[type[Normalizer]], type[Normaliz
 
 def list_normalizers() -> list[str]:
     """Names of all registered normalisers, sorted."""
-    return sorted(_REGISTRY)
+    return NORMALIZERS.names()
 
 
 def get_normalizer_class(name: str) -> type[Normalizer]:
     """The registered class for ``name``; ValueError listing the known names otherwise."""
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"unknown attention normaliser {name!r}; known: {', '.join(list_normalizers())}"
-        )
-    return _REGISTRY[name]
+    return NORMALIZERS.get(name)
 
 
 def create_normalizer(name: str, **kwargs) -> Normalizer:

@@ -16,9 +16,6 @@ with the same weights and numbers as an uninterrupted one. ``loss_fn(model, imag
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import random
 import time
@@ -29,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
+from qdsformer.common.results import write_csv, write_json
 from qdsformer.data import BatchLoader, build_dataset
-from qdsformer.models import create_vit, load_checkpoint, save_checkpoint
-from qdsformer.models.checkpoint import CHECKPOINT_NAME, atomic_write_bytes
+from qdsformer.models import CHECKPOINT_NAME, build_vit, load_checkpoint, save_checkpoint
 from qdsformer.train.config import Config, save_config, to_dict
 
 log = logging.getLogger(__name__)
@@ -59,9 +57,7 @@ def seed_everything(seed: int) -> None:
 
 def build_model(config: Config) -> torch.nn.Module:
     """The ViT described by ``config.model`` and ``config.attention``."""
-    overrides = {k: v for k, v in to_dict(config.model).items() if k != "preset"}
-    return create_vit(config.model.preset, attention=config.attention.name,
-                      attention_kwargs=config.attention.kwargs, **overrides)
+    return build_vit(to_dict(config))
 
 
 def build_loaders(config: Config) -> dict[str, BatchLoader]:
@@ -147,18 +143,6 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _write_metrics(history: list[dict], path: Path) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS)
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_bytes(path, lambda handle: handle.write(buffer.getvalue().encode()))
-
-
-def _write_json(data: dict, path: Path) -> None:
-    atomic_write_bytes(path, lambda handle: handle.write(json.dumps(data, indent=2).encode()))
-
-
 def fit(
     config: Config,
     loss_fn: LossFn | None = None,
@@ -236,7 +220,7 @@ def fit(
              "rng": _rng_state(), "history": history},
             ckpt_path,
         )
-        _write_metrics(history, run_dir / "metrics.csv")
+        write_csv(history, run_dir / "metrics.csv", fieldnames=METRIC_FIELDS)
         log.info("epoch %d/%d train_acc %.4f val_acc %.4f (%.1fs)", epoch + 1,
                  config.optim.epochs, row["train_acc"], row["val_acc"], row["epoch_seconds"])
         epochs_run += 1
@@ -262,7 +246,7 @@ def fit(
         "device": str(device),
         **(extra_summary or {}),
     }
-    _write_json(summary, run_dir / "summary.json")
+    write_json(summary, run_dir / "summary.json")
     return summary
 
 
@@ -274,8 +258,6 @@ def _train_epoch(model, loader, optimizer, loss_fn, config, epoch, device) -> di
     count = 0
     bar = None
     if config.run.progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.optim.epochs}",
                    leave=False, dynamic_ncols=True)
     for step, (images, labels) in enumerate(loader):

@@ -1,0 +1,38 @@
+"""``qdsformer distill``: distil a teacher ViT into a student ViT with any attention backend.
+
+Loss: ce_weight * CE + kd_weight * T^2 D(teacher || student) + sinkd_weight * SinKD
+(section ``distill``).
+The teacher is loaded from ``teacher.checkpoint`` (a run folder of ``qdsformer train`` or
+``distill``), or trained first into ``<run dir>/teacher/`` with ``teacher.model``,
+``teacher.attention`` and ``teacher.epochs``. Same conventions as ``qdsformer train``:
+``--config FILE`` (experiments/configs/distill_*.yaml), ``--set a.b=c``, ``--resume RUN_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from qdsformer.apps.shared import add_run_arguments, config_from_args
+from qdsformer.train import distill, load_distill_config
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qdsformer train``: --config, --set, --resume, --run-dir, ..."""
+    add_run_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    config, run_dir = config_from_args(args, load_distill_config)
+    summary = distill(config, run_dir=run_dir, resume=bool(args.resume),
+                      stop_after_epochs=args.stop_after_epochs)
+    if not summary["finished"]:
+        print(f"stopped in the {summary['phase']} phase after epoch {summary['epoch']}; "
+              f"continue with: qdsformer distill --resume {summary['run_dir']}")
+        return 0
+    print(f"teacher ({summary['teacher_attention']}): test accuracy "
+          f"{summary['teacher_test_acc']:.4f}")
+    print(f"student ({summary['attention']}) on {summary['dataset']}: test accuracy "
+          f"{summary['test_acc']:.4f} (val {summary['val_acc']:.4f}) in "
+          f"{summary['train_seconds']:.0f}s")
+    print(f"results: {summary['run_dir']}")
+    return 0
