@@ -101,7 +101,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     backends = args.backend or [spec.run.backend]
     rows = [row for backend in backends
-            for row in shots_sweep(spec, backend, args.shots, **runner_kwargs(args))]
+            for row in shots_sweep(spec, backend=backend, shots_list=args.shots,
+                                      **runner_kwargs(args))]
     stem = Path(args.out) / (f"{spec.name}__{'+'.join(_slug(b) for b in backends)}__sweep"
                              f"{_tags(rows[0])}")
     write_json(rows, stem.with_suffix(".json"), indent=1)
@@ -132,8 +133,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     for path in args.specs:
         spec = load_spec(path)
-        circuit = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), spec.n_data_qubits,
-                                       spec.layout)
+        circuit = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec),
+                                       n_data_qubits=spec.n_data_qubits, layout=spec.layout)
         written = [out / f"{spec.name}.qasm"]
         atomic_write_text(written[0], qasm3.dumps(circuit))
         if target is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from qdsformer.apps.shared import add_run_arguments, config_from_args
+from qdsformer.apps.shared import add_run_arguments, print_test_result, run_training
 from qdsformer.train import distill, load_distill_config
 
 
@@ -22,17 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config, run_dir = config_from_args(args, load_distill_config)
-    summary = distill(config, run_dir=run_dir, resume=bool(args.resume),
-                      stop_after_epochs=args.stop_after_epochs)
-    if not summary["finished"]:
-        print(f"stopped in the {summary['phase']} phase after epoch {summary['epoch']}; "
-              f"continue with: qdsformer distill --resume {summary['run_dir']}")
-        return 0
-    print(f"teacher ({summary['teacher_attention']}): test accuracy "
-          f"{summary['teacher_test_acc']:.4f}")
-    print(f"student ({summary['attention']}) on {summary['dataset']}: test accuracy "
-          f"{summary['test_acc']:.4f} (val {summary['val_acc']:.4f}) in "
-          f"{summary['train_seconds']:.0f}s")
-    print(f"results: {summary['run_dir']}")
+    summary = run_training(args, load_distill_config, distill, "distill")
+    if summary is not None:
+        print(f"teacher ({summary['teacher_attention']}): test accuracy "
+              f"{summary['teacher_test_acc']:.4f}")
+        print_test_result(summary, f"student ({summary['attention']})")
     return 0

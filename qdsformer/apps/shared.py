@@ -48,6 +48,32 @@ def config_from_args(args: argparse.Namespace, load: Callable) -> tuple[object, 
     return config, run_dir
 
 
+def run_training(args: argparse.Namespace, load: Callable, train: Callable, command: str
+                 ) -> dict | None:
+    """Resolve the config from ``args``, train, and return the summary of a finished run.
+
+    ``train(config, run_dir=, resume=, stop_after_epochs=)`` is :func:`qdsformer.train.fit`
+    or :func:`qdsformer.train.distill`. A run stopped by ``--stop-after-epochs`` prints how to
+    continue it and returns None.
+    """
+    config, run_dir = config_from_args(args, load)
+    summary = train(config, run_dir=run_dir, resume=bool(args.resume),
+                    stop_after_epochs=args.stop_after_epochs)
+    if not summary["finished"]:
+        phase = f" in the {summary['phase']} phase" if "phase" in summary else ""
+        print(f"stopped{phase} after epoch {summary['epoch']}; continue with: "
+              f"qdsformer {command} --resume {summary['run_dir']}")
+        return None
+    return summary
+
+
+def print_test_result(summary: dict, label: str) -> None:
+    """``<label> on <dataset>: test accuracy ... (val ...) in ...s`` and the run folder."""
+    print(f"{label} on {summary['dataset']}: test accuracy {summary['test_acc']:.4f} "
+          f"(val {summary['val_acc']:.4f}) in {summary['train_seconds']:.0f}s")
+    print(f"results: {summary['run_dir']}")
+
+
 # --------------------------------------------------------------------------- circuit runners
 def quiet_qiskit_logs(args: argparse.Namespace) -> None:
     """Qiskit logs every transpiler pass at INFO; keep its loggers at WARNING unless -v."""

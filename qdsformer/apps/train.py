@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from qdsformer.apps.shared import add_run_arguments, config_from_args
+from qdsformer.apps.shared import add_run_arguments, print_test_result, run_training
 from qdsformer.train import fit, load_config
 
 
@@ -19,15 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config, run_dir = config_from_args(args, load_config)
-    summary = fit(config, run_dir=run_dir, resume=bool(args.resume),
-                  stop_after_epochs=args.stop_after_epochs)
-    if not summary["finished"]:
-        print(f"stopped after epoch {summary['epoch']}; continue with: "
-              f"qdsformer train --resume {summary['run_dir']}")
-        return 0
-    print(f"{summary['attention']} on {summary['dataset']}: test accuracy "
-          f"{summary['test_acc']:.4f} (val {summary['val_acc']:.4f}) in "
-          f"{summary['train_seconds']:.0f}s")
-    print(f"results: {summary['run_dir']}")
+    summary = run_training(args, load_config, fit, "train")
+    if summary is not None:
+        print_test_result(summary, summary["attention"])
     return 0

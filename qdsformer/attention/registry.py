@@ -8,8 +8,6 @@ Backends register themselves with :func:`register_normalizer`; users call
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
@@ -59,29 +57,16 @@ class Normalizer(nn.Module):
         return getattr(type(self), "registry_name", type(self).__name__)
 
 
-#: Normaliser classes by name (``@register_normalizer(name)`` adds one).
-NORMALIZERS: Registry[type[Normalizer]] = Registry("attention normaliser")
+#: Normaliser classes by name; each registered class gets its name as ``registry_name``.
+NORMALIZERS: Registry[type[Normalizer]] = Registry("attention normaliser",
+                                                    name_attribute="registry_name")
 
-
-def register_normalizer(name: str) -> Callable[[type[Normalizer]], type[Normalizer]]:
-    """Class decorator adding a :class:`Normalizer` subclass to the registry under ``name``."""
-
-    def decorate(cls: type[Normalizer]) -> type[Normalizer]:
-        NORMALIZERS.add(name, cls)
-        cls.registry_name = name
-        return cls
-
-    return decorate
-
-
-def list_normalizers() -> list[str]:
-    """Names of all registered normalisers, sorted."""
-    return NORMALIZERS.names()
-
-
-def get_normalizer_class(name: str) -> type[Normalizer]:
-    """The registered class for ``name``; ValueError listing the known names otherwise."""
-    return NORMALIZERS.get(name)
+#: ``@register_normalizer("name")``: class decorator adding a :class:`Normalizer` subclass.
+register_normalizer = NORMALIZERS.register
+#: Names of all registered normalisers, sorted.
+list_normalizers = NORMALIZERS.names
+#: The registered class for ``name``; ValueError listing the known names otherwise.
+get_normalizer_class = NORMALIZERS.get
 
 
 def create_normalizer(name: str, **kwargs) -> Normalizer:

@@ -26,10 +26,14 @@ class Registry(Generic[T]):
     Args:
         kind: what the entries are, used in error messages (``"attention normaliser"``).
         entries: initial ``{name: entry}`` table (registered in order, as by :meth:`add`).
+        name_attribute: if given, :meth:`add` also sets this attribute of each entry to its
+            name (registered classes learn their registry name, e.g. ``registry_name``).
     """
 
-    def __init__(self, kind: str, entries: Mapping[str, T] | None = None) -> None:
+    def __init__(self, kind: str, entries: Mapping[str, T] | None = None, *,
+                 name_attribute: str | None = None) -> None:
         self.kind = kind
+        self.name_attribute = name_attribute
         self._entries: dict[str, T] = {}
         for name, entry in (entries or {}).items():
             self.add(name, entry)
@@ -41,6 +45,8 @@ class Registry(Generic[T]):
         if name in self._entries and self._entries[name] is not entry:
             raise ValueError(f"{self.kind} name {name!r} is already registered")
         self._entries[name] = entry
+        if self.name_attribute is not None:
+            setattr(entry, self.name_attribute, name)
         return entry
 
     def register(self, name: str) -> Callable[[T], T]:

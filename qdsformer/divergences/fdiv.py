@@ -350,6 +350,7 @@ def divergence(
     name: str,
     p_logits: torch.Tensor,
     q_logits: torch.Tensor,
+    *,
     reduction: str = "batchmean",
     **kwargs: float,
 ) -> torch.Tensor:

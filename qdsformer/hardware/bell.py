@@ -41,7 +41,7 @@ def spec_ansatz(spec: CircuitSpec):
     return get_ansatz(spec.ansatz, spec.n_qubits, spec.n_layers)
 
 
-def bell_readout_circuit(ansatz, angles: torch.Tensor, n_data_qubits: int,
+def bell_readout_circuit(ansatz, angles: torch.Tensor, *, n_data_qubits: int,
                          layout: str = "parted", measure: bool = True):
     """The Bell-pair readout circuit for one angle vector.
 
@@ -87,7 +87,7 @@ def measured_qubits(n_qubits: int, n_data_qubits: int) -> list[int]:
     return [q + q_a + k for k in range(n_data_qubits)] + [q_a + k for k in range(n_data_qubits)]
 
 
-def exact_frequencies(circuit, n_qubits: int, n_data_qubits: int) -> torch.Tensor:
+def exact_frequencies(circuit, *, n_qubits: int, n_data_qubits: int) -> torch.Tensor:
     """Exact outcome probabilities of an unmeasured Bell circuit, (n^2,) float64, index i*n+j."""
     from qiskit.quantum_info import Statevector
 
@@ -96,7 +96,7 @@ def exact_frequencies(circuit, n_qubits: int, n_data_qubits: int) -> torch.Tenso
     return torch.as_tensor(probs, dtype=torch.float64)  # (n*n,)
 
 
-def counts_to_frequencies(counts: Mapping, n_data_qubits: int) -> torch.Tensor:
+def counts_to_frequencies(counts: Mapping, *, n_data_qubits: int) -> torch.Tensor:
     """Counts {bitstring or int: count} of register ``c`` -> frequencies (n^2,), index i*n+j."""
     n2 = 4 ** n_data_qubits
     freq = torch.zeros(n2, dtype=torch.float64)  # (n*n,)
@@ -112,7 +112,7 @@ def counts_to_frequencies(counts: Mapping, n_data_qubits: int) -> torch.Tensor:
     return freq / total
 
 
-def frequencies_to_dsm(freq: torch.Tensor, n_tokens: int) -> torch.Tensor:
+def frequencies_to_dsm(freq: torch.Tensor, *, n_tokens: int) -> torch.Tensor:
     """Joint frequencies of (D, D') (..., n^2) -> the T x T estimate (..., T, T).
 
     P_hat = n * freq reshaped to (n, n) (row = D outcome, column = D' outcome). For T < n the

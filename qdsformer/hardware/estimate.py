@@ -63,7 +63,7 @@ def exact_dsm(spec: CircuitSpec) -> torch.Tensor:
     return qontot_dsm(spec.scores, theta, ansatz)  # (T, T)
 
 
-def estimate_dsms(ansatz, angles: torch.Tensor, n_data_qubits: int, n_tokens: int,
+def estimate_dsms(ansatz, angles: torch.Tensor, *, n_data_qubits: int, n_tokens: int,
                   runner, shots: int | None, layout: str = "parted"
                   ) -> tuple[torch.Tensor, list[dict[str, int]], dict]:
     """Estimate many QontOT matrices in one batch of Bell-pair circuits.
@@ -84,17 +84,19 @@ def estimate_dsms(ansatz, angles: torch.Tensor, n_data_qubits: int, n_tokens: in
     """
     if not isinstance(runner, StatevectorRunner):
         check_shots(shots)
-    circuits = [bell_readout_circuit(ansatz, a, n_data_qubits, layout) for a in angles]
+    circuits = [bell_readout_circuit(ansatz, a, n_data_qubits=n_data_qubits, layout=layout)
+                for a in angles]
     counts, facts = runner.sample(circuits, shots)
-    freq = torch.stack([counts_to_frequencies(c, n_data_qubits) for c in counts])  # (N, n*n)
+    freq = torch.stack([counts_to_frequencies(c, n_data_qubits=n_data_qubits)
+                        for c in counts])  # (N, n*n)
     if "readout_rates" in facts:
         rates = torch.tensor(facts["readout_rates"], dtype=torch.float64)  # (N, 2 q_d, 2)
         freq = correct_readout(freq, rates)  # (N, n*n)
         facts["readout_rates"] = rates.mean(0).tolist()
-    return frequencies_to_dsm(freq, n_tokens), counts, facts  # (N, T, T)
+    return frequencies_to_dsm(freq, n_tokens=n_tokens), counts, facts  # (N, T, T)
 
 
-def run_dsm(spec: CircuitSpec, backend: str | None = None, shots: int | None = None,
+def run_dsm(spec: CircuitSpec, *, backend: str | None = None, shots: int | None = None,
             seed: int | None = None, optimization_level: int | None = None,
             dynamical_decoupling: bool | None = None, twirling: bool | None = None,
             readout_mitigation: bool | None = None, ibm_channel: str | None = None,
@@ -138,9 +140,9 @@ def run_dsm(spec: CircuitSpec, backend: str | None = None, shots: int | None = N
                          ibm_channel=ibm_channel, service=service)
     check_qubit_budget(spec, runner.num_qubits, str(choice))
     shots = None if choice.kind == "statevector" else opts.shots
-    estimates, counts, facts = estimate_dsms(spec_ansatz(spec), spec_angles(spec)[None],
-                                             spec.n_data_qubits, spec.n_tokens, runner, shots,
-                                             spec.layout)
+    estimates, counts, facts = estimate_dsms(
+        spec_ansatz(spec), spec_angles(spec)[None], n_data_qubits=spec.n_data_qubits,
+        n_tokens=spec.n_tokens, runner=runner, shots=shots, layout=spec.layout)
     facts.update(n_circuit_qubits=spec.n_circuit_qubits, layout=spec.layout, seed=opts.seed,
                  optimization_level=opts.optimization_level,
                  readout_mitigation=opts.readout_mitigation)

@@ -27,8 +27,9 @@ def make_runner(choice: BackendChoice, *, seed: int, optimization_level: int,
     if choice.kind == "aer-noisy":
         backend = fake_backend(choice.name)
         if dynamical_decoupling or twirling:
-            return RuntimeRunner(backend, seed, optimization_level, dynamical_decoupling,
-                                 twirling, readout_mitigation)
+            return RuntimeRunner(backend, seed=seed, optimization_level=optimization_level,
+                                 dynamical_decoupling=dynamical_decoupling, twirling=twirling,
+                                 readout_mitigation=readout_mitigation)
         return AerRunner(backend, seed=seed, optimization_level=optimization_level,
                          readout_mitigation=readout_mitigation)
     if choice.kind == "ibm":
@@ -43,6 +44,7 @@ def make_runner(choice: BackendChoice, *, seed: int, optimization_level: int,
             except QiskitBackendNotFoundError as err:
                 raise ValueError(f"IBM backend {choice.name!r} is not available to this "
                                  f"account ({type(err).__name__}: {err})") from None
-        return RuntimeRunner(backend, seed, optimization_level, dynamical_decoupling, twirling,
-                             readout_mitigation)
+        return RuntimeRunner(backend, seed=seed, optimization_level=optimization_level,
+                             dynamical_decoupling=dynamical_decoupling, twirling=twirling,
+                             readout_mitigation=readout_mitigation)
     raise ValueError(f"backend {choice} has no circuit runner")

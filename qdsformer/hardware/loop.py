@@ -81,8 +81,9 @@ class RunnerNormalizer(nn.Module):
         work = scores.detach().to(torch.float64)  # (B, H, T, T)
         theta = self.exact.theta[: ansatz.n_params].detach().to(torch.float64)  # (n_params,)
         angles = encode_angles(work, theta).reshape(b * h, ansatz.n_params)  # (B*H, n_params)
-        estimate, _, self.facts = estimate_dsms(ansatz, angles, n_data_qubits_for(t), t,
-                                                self.runner, self.shots, self.layout)
+        estimate, _, self.facts = estimate_dsms(
+            ansatz, angles, n_data_qubits=n_data_qubits_for(t), n_tokens=t, runner=self.runner,
+            shots=self.shots, layout=self.layout)
         if self.mitigate:
             estimate = birkhoff_mitigate(estimate)  # (B*H, T, T)
         exact = self.exact(work).reshape(b * h, t, t)  # (B*H, T, T)

@@ -114,7 +114,7 @@ def expected_shot_noise(exact: torch.Tensor, shots: int) -> float:
     return float(torch.sqrt(n * n / shots * (p * (1 - p)).sum()))
 
 
-def shots_sweep(spec: CircuitSpec, backend: str, shots_list: Sequence[int],
+def shots_sweep(spec: CircuitSpec, *, backend: str, shots_list: Sequence[int],
                 **run_kwargs: Any) -> list[dict[str, Any]]:
     """:func:`summarize` records of :func:`run_dsm` at each shot count (matrices dropped).
 

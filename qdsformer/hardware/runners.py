@@ -58,7 +58,8 @@ class StatevectorRunner:
         out = []
         for circuit in circuits:
             q_d = circuit.cregs[0].size // 2
-            freq = exact_frequencies(circuit, circuit.num_qubits // 2, q_d)  # (n*n,)
+            freq = exact_frequencies(circuit, n_qubits=circuit.num_qubits // 2,
+                                     n_data_qubits=q_d)  # (n*n,)
             out.append(dict(enumerate(freq.tolist())))
         return out, {"simulator": "qiskit.quantum_info.Statevector",
                      "circuit_depth": circuits[0].depth()}
@@ -110,7 +111,7 @@ class _TranspilingRunner:
 class AerRunner(_TranspilingRunner):
     """Aer with shots, ideal or with a fake backend's noise model, transpiled and seeded."""
 
-    def __init__(self, noise_backend=None, seed: int = 0, optimization_level: int = 1,
+    def __init__(self, noise_backend=None, *, seed: int = 0, optimization_level: int = 1,
                  device: str | None = None, readout_mitigation: bool = False) -> None:
         from qiskit_aer import AerSimulator
 
@@ -143,7 +144,7 @@ class RuntimeRunner(_TranspilingRunner):
     local mode) they run on Aer with its noise model, through the same code path.
     """
 
-    def __init__(self, backend, seed: int = 0, optimization_level: int = 1,
+    def __init__(self, backend, *, seed: int = 0, optimization_level: int = 1,
                  dynamical_decoupling: bool = False, twirling: bool = False,
                  readout_mitigation: bool = False) -> None:
         self.backend = backend

@@ -13,7 +13,7 @@ File layout (every key optional except ``name`` and ``circuit.n_tokens``)::
     scores: {seed: 0, std: 1.0}          # M ~ N(0, std^2), or {values: [[...], ...]}
     theta: {seed: 0, low: -1.0, high: 1.0}   # theta ~ U(low, high), or {values: [...]}
     qubit_budget: 14                     # most qubits the Bell circuit (2 q) may use
-    run: {backend: aer, shots: 4000, seed: 1234, optimization_level: 1,
+    run: {backend: aer, shots: 4000, seed: 0, optimization_level: 1,
           dynamical_decoupling: false, twirling: false, readout_mitigation: false}
 
 Unknown keys and out-of-range values raise ``ValueError`` naming the key and what was expected.
@@ -73,7 +73,7 @@ class RunOptions:
 
     backend: str = "aer"
     shots: int = 4000
-    seed: int = 1234
+    seed: int = 0
     optimization_level: int = 1
     dynamical_decoupling: bool = False
     twirling: bool = False

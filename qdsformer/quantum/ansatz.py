@@ -39,7 +39,7 @@ then auxiliary qubits), as in PennyLane (wire k = our qubit k). Qiskit is little
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -296,24 +296,13 @@ class Ansatz:
                 for g in self.gates()]
 
 
-#: Ansatz classes by name (``@register_ansatz(name)`` adds one).
-ANSAETZE: Registry[type[Ansatz]] = Registry("ansatz")
+#: Ansatz classes by name; each registered class gets its name as ``name``.
+ANSAETZE: Registry[type[Ansatz]] = Registry("ansatz", name_attribute="name")
 
-
-def register_ansatz(name: str) -> Callable[[type[Ansatz]], type[Ansatz]]:
-    """Class decorator adding an :class:`Ansatz` subclass to :data:`ANSAETZE` under ``name``."""
-
-    def decorate(cls: type[Ansatz]) -> type[Ansatz]:
-        ANSAETZE.add(name, cls)
-        cls.name = name
-        return cls
-
-    return decorate
-
-
-def list_ansaetze() -> list[str]:
-    """Names of the registered ansaetze, sorted."""
-    return ANSAETZE.names()
+#: ``@register_ansatz("name")``: class decorator adding an :class:`Ansatz` subclass.
+register_ansatz = ANSAETZE.register
+#: Names of the registered ansaetze, sorted.
+list_ansaetze = ANSAETZE.names
 
 
 def get_ansatz(name: str, n_qubits: int, n_layers: int) -> Ansatz:

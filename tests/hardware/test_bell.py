@@ -33,12 +33,12 @@ def _spec(n_tokens, n_aux, n_layers, ansatz="parted", layout=None, **extra):
 ])
 def test_bell_probabilities_reproduce_simulator_dsm(n_tokens, n_aux, n_layers, ansatz, layout):
     spec = _spec(n_tokens, n_aux, n_layers, ansatz, layout, scores={"seed": 3})
-    circuit = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), spec.n_data_qubits,
-                                   spec.layout, measure=False)
+    circuit = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), n_data_qubits=spec.n_data_qubits,
+                                   layout=spec.layout, measure=False)
     assert circuit.num_qubits == 2 * spec.n_qubits
-    freq = exact_frequencies(circuit, spec.n_qubits, spec.n_data_qubits)  # (n*n,)
+    freq = exact_frequencies(circuit, n_qubits=spec.n_qubits, n_data_qubits=spec.n_data_qubits)  # (n*n,)
     assert float(freq.sum()) == pytest.approx(1.0, abs=1e-12)
-    estimate = frequencies_to_dsm(freq, n_tokens)
+    estimate = frequencies_to_dsm(freq, n_tokens=n_tokens)
     exact = exact_dsm(spec)
     assert estimate.shape == (n_tokens, n_tokens)
     assert torch.allclose(estimate, exact, atol=1e-6, rtol=0)
@@ -50,9 +50,10 @@ def test_row_is_data_outcome_and_column_is_copy_outcome():
                  theta={"low": -3.0, "high": 3.0})
     exact = exact_dsm(spec)
     assert float((exact - exact.T).abs().max()) > 0.1
-    circuit = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), 3, "direct",
+    circuit = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), n_data_qubits=3,
+                                   layout="direct",
                                    measure=False)
-    freq = exact_frequencies(circuit, spec.n_qubits, 3)
+    freq = exact_frequencies(circuit, n_qubits=spec.n_qubits, n_data_qubits=3)
     assert torch.allclose(8 * freq.reshape(8, 8), exact, atol=1e-6)
     assert not torch.allclose(8 * freq.reshape(8, 8), exact.T, atol=1e-3)
 
@@ -60,12 +61,14 @@ def test_row_is_data_outcome_and_column_is_copy_outcome():
 def test_parted_layout_matches_direct_and_halves_the_depth():
     direct = _spec(4, 1, 6, "parted", "direct")
     parted = _spec(4, 1, 6, "parted", "parted")
-    circ_d = bell_readout_circuit(spec_ansatz(direct), spec_angles(direct), 2, "direct",
+    circ_d = bell_readout_circuit(spec_ansatz(direct), spec_angles(direct), n_data_qubits=2,
+                                   layout="direct",
                                   measure=False)
-    circ_p = bell_readout_circuit(spec_ansatz(parted), spec_angles(parted), 2, "parted",
+    circ_p = bell_readout_circuit(spec_ansatz(parted), spec_angles(parted), n_data_qubits=2,
+                                   layout="parted",
                                   measure=False)
-    f_d = exact_frequencies(circ_d, 3, 2)
-    f_p = exact_frequencies(circ_p, 3, 2)
+    f_d = exact_frequencies(circ_d, n_qubits=3, n_data_qubits=2)
+    f_p = exact_frequencies(circ_p, n_qubits=3, n_data_qubits=2)
     assert torch.allclose(f_d, f_p, atol=1e-10)
     bell_depth = 2  # H then CX
     assert circ_p.depth() - bell_depth <= (circ_d.depth() - bell_depth) // 2 + 1
@@ -73,7 +76,8 @@ def test_parted_layout_matches_direct_and_halves_the_depth():
 
 def test_measured_circuit_register_layout():
     spec = _spec(4, 1, 2)
-    circuit = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), 2, "parted")
+    circuit = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), n_data_qubits=2,
+                                   layout="parted")
     assert [r.name for r in circuit.qregs] == ["sys", "pur"]
     assert [(r.name, r.size) for r in circuit.cregs] == [("c", 4)]
     assert circuit.count_ops()["measure"] == 4
@@ -81,20 +85,21 @@ def test_measured_circuit_register_layout():
 
 def test_counts_to_frequencies_bit_order_and_errors():
     # value i * n + j: "10 01" -> D = 2 (row), D' = 1 (column) for q_d = 2
-    freq = counts_to_frequencies({"1001": 3, "0000": 1}, 2)
+    freq = counts_to_frequencies({"1001": 3, "0000": 1}, n_data_qubits=2)
     assert freq[2 * 4 + 1] == pytest.approx(0.75) and freq[0] == pytest.approx(0.25)
-    assert torch.equal(counts_to_frequencies({9: 3, 0: 1}, 2), freq)
+    assert torch.equal(counts_to_frequencies({9: 3, 0: 1}, n_data_qubits=2), freq)
     with pytest.raises(ValueError, match="does not fit"):
-        counts_to_frequencies({"100001": 1}, 2)
+        counts_to_frequencies({"100001": 1}, n_data_qubits=2)
     with pytest.raises(ValueError, match="empty"):
-        counts_to_frequencies({}, 2)
+        counts_to_frequencies({}, n_data_qubits=2)
 
 
 def test_bad_layout_and_register_sizes():
     spec = _spec(4, 1, 2)
     with pytest.raises(ValueError, match="layout"):
-        bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), 2, "sideways")
+        bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), n_data_qubits=2,
+                                   layout="sideways")
     with pytest.raises(ValueError, match="n_data_qubits"):
-        bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), 0)
+        bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), n_data_qubits=0)
     with pytest.raises(ValueError, match="cannot hold"):
-        frequencies_to_dsm(torch.ones(15) / 15, 4)
+        frequencies_to_dsm(torch.ones(15) / 15, n_tokens=4)

@@ -56,7 +56,8 @@ def test_export_writes_openqasm3_that_round_trips(tmp_path):
     from qdsformer.hardware import bell_readout_circuit, load_spec, spec_angles, spec_ansatz
 
     spec = load_spec(SMALL)
-    original = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), 2, spec.layout)
+    original = bell_readout_circuit(spec_ansatz(spec), spec_angles(spec), n_data_qubits=2,
+                                    layout=spec.layout)
     a = Statevector(original.remove_final_measurements(inplace=False))
     b = Statevector(loaded.remove_final_measurements(inplace=False))
     assert a.equiv(b)

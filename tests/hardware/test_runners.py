@@ -161,21 +161,21 @@ def test_fake_backend_names():
 
 
 def test_shots_sweep_error_falls_with_shots(spec):
-    rows = shots_sweep(spec, "aer", [100, 10_000], seed=1)
+    rows = shots_sweep(spec, backend="aer", shots_list=[100, 10_000], seed=1)
     assert [r["shots"] for r in rows] == [100, 10_000]
     assert "estimate" not in rows[0]
     assert rows[1]["frobenius_raw"] < rows[0]["frobenius_raw"]
     assert rows[1]["shot_noise_frobenius"] == pytest.approx(rows[0]["shot_noise_frobenius"] / 10)
     with pytest.raises(ValueError, match="empty"):
-        shots_sweep(spec, "aer", [])
+        shots_sweep(spec, backend="aer", shots_list=[])
     with pytest.raises(ValueError, match="shots must be"):
-        shots_sweep(spec, "aer", [100, -1])
+        shots_sweep(spec, backend="aer", shots_list=[100, -1])
 
 
 def test_aer_picks_the_gpu_when_qiskit_aer_gpu_provides_one(monkeypatch):
     from qiskit_aer import AerSimulator
 
-    from qdsformer.hardware.runners import aer_device
+    from qdsformer.hardware.account import aer_device
 
     monkeypatch.setattr(AerSimulator, "available_devices", lambda self: ("CPU", "GPU"))
     assert aer_device() == "GPU"

@@ -68,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
                             spec.n_circuit_qubits)
                 continue
             shots = None if choice.kind == "statevector" else args.shots
-            estimate = partial(estimate_dsms, ansatz, angles, spec.n_data_qubits, t, runner,
-                               shots, spec.layout)
+            estimate = partial(estimate_dsms, ansatz, angles, n_data_qubits=spec.n_data_qubits,
+                               n_tokens=t, runner=runner, shots=shots, layout=spec.layout)
             seconds = median_time(estimate, args.repeats, warmup=0)
             records.append(Record(case, str(choice), seconds,
                                   {"shots": shots, "per_circuit_s": seconds / args.circuits}))
