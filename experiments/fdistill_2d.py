@@ -216,7 +216,7 @@ def evaluate(generator: nn.Module, n: int, seed: int) -> dict:
         "modes_covered": int((share >= 0.01).sum()),
         "high_quality": float(good.float().mean()),
         "mode_tv": float(0.5 * (counts / counts.sum().clamp_min(1) - mode_weights()).abs().sum()),
-        "ot_cost": float(ot.cost),
+        "ot_cost": float(ot.transport_cost),
     }
 
 

@@ -2,9 +2,9 @@
 
 One softmax teacher (``qdsformer train``, depth 2) is trained once on the training subset;
 then a 1-block Sinkformer student is distilled from it (``qdsformer distill`` through
-:func:`qdsformer.kd.distill.distill`) with three losses and three seeds each:
+:func:`qdsformer.train.distill.distill`) with three losses and three seeds each:
 
-    none   CE only                              (alpha 1)
+    none   CE only                              (ce_weight 1)
     kl     0.5 CE + 0.5 T^2 KL(teacher||student) (T = 4)
     sinkd  0.5 CE + 0.5 KD + 0.8 SinKD           (SinKD's weights; L1 cost, eps 0.1)
 
@@ -26,9 +26,9 @@ from pathlib import Path
 
 CONFIG = Path(__file__).parent / "configs" / "distill_fmnist.yaml"
 MODES = {
-    "none": ["distill.alpha=1.0", "distill.beta=0.0", "distill.gamma=0.0"],
-    "kl": ["distill.alpha=0.5", "distill.beta=0.5", "distill.gamma=0.0"],
-    "sinkd": ["distill.alpha=0.5", "distill.beta=0.5", "distill.gamma=0.8"],
+    "none": ["distill.ce_weight=1.0", "distill.kd_weight=0.0", "distill.sinkd_weight=0.0"],
+    "kl": ["distill.ce_weight=0.5", "distill.kd_weight=0.5", "distill.sinkd_weight=0.0"],
+    "sinkd": ["distill.ce_weight=0.5", "distill.kd_weight=0.5", "distill.sinkd_weight=0.8"],
 }
 
 
@@ -48,9 +48,7 @@ def main(argv=None) -> int:
                         help="teacher run folder to reuse or create (default <out>/runs/teacher)")
     args = parser.parse_args(argv)
 
-    from qdsformer.kd.distill import distill, load_distill_config
-    from qdsformer.train.config import load_config
-    from qdsformer.train.engine import fit
+    from qdsformer.train import distill, fit, load_config, load_distill_config
 
     out = Path(args.out)
     common = [f"data.train_limit={args.train_limit}", "run.progress=false"]

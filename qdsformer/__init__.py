@@ -1,9 +1,12 @@
 """qdsformer: doubly stochastic attention, classical and quantum, in small Vision Transformers.
 
-Sub-packages (see DESIGN.md): ``attention`` (normalisers behind one interface), ``quantum``
-(variational circuits and their simulator), ``ot`` (the one Sinkhorn kernel and friends),
-``divergences``, ``kd``, ``models``, ``data``, ``analysis``, ``train``, ``bench``.
-Qiskit and PennyLane are imported lazily, so ``import qdsformer`` stays light.
+Two strata (docs/ARCHITECTURE.md). The library: ``common`` (registry, results I/O, settings),
+``ot`` (the one Sinkhorn kernel and friends), ``divergences``, ``quantum`` (ansaetze, simulator,
+readout, export), ``data``, ``attention`` (normalisers behind one interface), ``models``,
+``kd`` (distillation losses), ``hardware`` (circuits on simulators and IBM backends),
+``analysis``. The applications: ``train`` (the fit loop, distillation) and ``apps`` (every
+``qdsformer`` command). Qiskit and PennyLane are imported lazily, so ``import qdsformer``
+stays light.
 """
 
 __version__ = "0.1.0"

@@ -7,6 +7,7 @@ study (:mod:`qdsformer.analysis.inputs`), and the operator comparison behind
 
 from qdsformer.analysis.inputs import (
     capture_scores,
+    checkpoint_scores,
     grid_unit_vectors,
     hypercube_grid,
     random_scores,
@@ -18,7 +19,7 @@ from qdsformer.analysis.metrics import (
     effective_rank,
     entropy,
     information_kept,
-    marginal_error,
+    marginal_max_error,
     spearman,
     unique_count,
 )
@@ -26,13 +27,14 @@ from qdsformer.analysis.metrics import (
 __all__ = [
     "birkhoff_distance",
     "capture_scores",
+    "checkpoint_scores",
     "cell_range",
     "effective_rank",
     "entropy",
     "grid_unit_vectors",
     "hypercube_grid",
     "information_kept",
-    "marginal_error",
+    "marginal_max_error",
     "random_scores",
     "spearman",
     "sphere_grid",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qdsformer.analysis.study import StudyResult
+from qdsformer.common.results import save_figure
 
 
 def pyplot():
@@ -20,8 +21,7 @@ def pyplot():
 
 def _save(fig, path: str | Path | None):
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        save_figure(fig, path, bbox_inches="tight")
     return fig
 
 

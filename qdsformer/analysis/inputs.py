@@ -12,8 +12,12 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import torch
+
+from qdsformer.attention import Normalizer
+from qdsformer.models import run_image_batch
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +191,6 @@ def capture_scores(model: torch.nn.Module, images: torch.Tensor | Iterable[torch
         One tensor per normaliser in module order, each (N, H, T, T) on the CPU, N the total
         number of images.
     """
-    from qdsformer.attention import Normalizer
-
     normalizers = [m for m in model.modules() if isinstance(m, Normalizer)]
     if not normalizers:
         raise ValueError(
@@ -214,3 +216,33 @@ def capture_scores(model: torch.nn.Module, images: torch.Tensor | Iterable[torch
             handle.remove()
         model.train(was_training)
     return [torch.cat(slot) for slot in captured]
+
+
+def checkpoint_scores(path: str, n_images: int, split: str = "test", block: int | None = None,
+                      dtype: torch.dtype = torch.float64, root: str | None = None
+                      ) -> tuple[torch.Tensor, str]:
+    """Scores entering the attention normalisers of a trained model, heads flattened.
+
+    The first ``n_images`` images of ``split`` of the checkpoint's dataset (from ``root``, or
+    the folder saved in the checkpoint's config) run through the model; every block's scores
+    are captured with :func:`capture_scores`.
+
+    Returns:
+        (N * H * blocks, T, T) scores (one block if ``block`` is given) and a description.
+    """
+    if not Path(path).exists():
+        raise ValueError(f"checkpoint {path!r} does not exist")
+    run, images, _ = run_image_batch(path, split, n_images, root=root)
+    data_cfg = run.config["data"]
+    count = images.shape[0]
+    per_block = capture_scores(run.model, images.split(256))  # list of (N, H, T, T)
+    if block is not None:
+        if not 0 <= block < len(per_block):
+            raise ValueError(f"--block {block} out of range: the model has {len(per_block)} "
+                             f"attention blocks")
+        per_block = [per_block[block]]
+    t = per_block[0].shape[-1]
+    scores = torch.cat([s.reshape(-1, t, t) for s in per_block]).to(dtype)  # (N*H*L, T, T)
+    which = "all blocks" if block is None else f"block {block}"
+    return scores, (f"{count} {data_cfg['name']} {split} images through {path} "
+                    f"({which}, T={t})")

@@ -14,13 +14,15 @@ import math
 
 import torch
 
+from qdsformer.ot import birkhoff_projection
+
 __all__ = [
     "birkhoff_distance",
     "cell_range",
     "effective_rank",
     "entropy",
     "information_kept",
-    "marginal_error",
+    "marginal_max_error",
     "spearman",
     "unique_count",
 ]
@@ -47,21 +49,19 @@ def birkhoff_distance(P: torch.Tensor, **projection_kwargs) -> torch.Tensor:
 
     Args:
         P: square matrices, shape (..., n, n).
-        **projection_kwargs: passed to ``birkhoff_projection`` (``tol``, ``max_iters``).
+        **projection_kwargs: passed to ``birkhoff_projection`` (``tol``, ``max_rounds``).
 
     Returns:
         Distances, shape (...), float64.
     """
-    from qdsformer.ot import birkhoff_projection
-
     _check_matrices(P, square=True)
     p = P.detach().to(torch.float64)  # (..., n, n)
     projected = birkhoff_projection(p, **projection_kwargs)  # (..., n, n)
     return torch.linalg.matrix_norm(p - projected)  # (...)
 
 
-def marginal_error(P: torch.Tensor, axis: str = "both") -> torch.Tensor:
-    """Largest deviation of the row and/or column sums from 1.
+def marginal_max_error(P: torch.Tensor, *, axis: str = "both") -> torch.Tensor:
+    """Largest deviation of the row and/or column sums from 1, per matrix (L-infinity).
 
         row(P) = max_i |sum_j P_ij - 1|,   column(P) = max_j |sum_i P_ij - 1|,
         both(P) = row(P) + column(P).
@@ -71,7 +71,8 @@ def marginal_error(P: torch.Tensor, axis: str = "both") -> torch.Tensor:
         axis: ``"row"``, ``"column"`` or ``"both"``.
 
     Returns:
-        Errors, shape (...).
+        Errors, shape (...). (Not :func:`qdsformer.ot.marginal_l1_error`, the L1 error of a
+        transport plan against its marginals, maximised over the batch.)
     """
     _check_matrices(P)
     if axis not in ("row", "column", "both"):
@@ -152,7 +153,7 @@ def effective_rank(P: torch.Tensor) -> torch.Tensor:
     return torch.exp(-torch.special.xlogy(s, s).sum(-1))  # (...)
 
 
-def unique_count(Ps: torch.Tensor, decimals: int = 3) -> int:
+def unique_count(Ps: torch.Tensor, *, decimals: int = 3) -> int:
     """Number of distinct matrices in a batch once entries are rounded to ``decimals`` places.
 
     The diversity measure of QDSFormer (Born et al., 2025, section 3): feed a grid of inputs
@@ -178,7 +179,7 @@ def unique_count(Ps: torch.Tensor, decimals: int = 3) -> int:
     return int(torch.unique(keys, dim=0).shape[0])
 
 
-def cell_range(Ps: torch.Tensor, dim: int = 0) -> torch.Tensor:
+def cell_range(Ps: torch.Tensor, *, dim: int = 0) -> torch.Tensor:
     """Per-cell range max - min of the outputs over a stack of parameterisations.
 
         R_ij = max_k P^(k)_ij - min_k P^(k)_ij,

@@ -14,7 +14,6 @@ per-matrix values behind the figures.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,10 +26,12 @@ from qdsformer.analysis.metrics import (
     effective_rank,
     entropy,
     information_kept,
-    marginal_error,
+    marginal_max_error,
     spearman,
     unique_count,
 )
+from qdsformer.attention import list_normalizers
+from qdsformer.attention.setting import OperatorSetting, parse_setting
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ __all__ = [
     "operator_outputs",
     "parse_setting",
     "run_study",
+    "summary_table",
 ]
 
 #: metrics computed per matrix; summarised by mean and std over the input set
@@ -48,82 +50,11 @@ PER_MATRIX_METRICS = ("birkhoff_distance", "entropy", "information_kept", "effec
                       "spearman_to_input", "row_error", "column_error")
 
 
-@dataclass(frozen=True)
-class OperatorSetting:
-    """One operator of the study: a registered normaliser name and its keyword arguments."""
-
-    operator: str
-    kwargs: tuple[tuple[str, object], ...] = ()
-
-    @property
-    def setting(self) -> str:
-        """``k=v,k=v`` (sorted), or ``default``: the ``setting`` column of metrics.csv."""
-        return ",".join(f"{k}={v}" for k, v in self.kwargs) or "default"
-
-    @property
-    def label(self) -> str:
-        """Short human label, e.g. ``sinkhorn(n_iters=3)``."""
-        return self.operator if not self.kwargs else f"{self.operator}({self.setting})"
-
-    def create(self, seed: int | None = None) -> torch.nn.Module:
-        """Build the normaliser; ``seed`` fixes any random parameters (e.g. circuit angles).
-
-        A normaliser whose constructor takes ``seed`` gets it; otherwise it is built under
-        ``torch.manual_seed(seed)`` inside ``torch.random.fork_rng`` (global RNG untouched).
-        """
-        from qdsformer.attention import create_normalizer, get_normalizer_class
-
-        kwargs = dict(self.kwargs)
-        takes_seed = "seed" in inspect.signature(get_normalizer_class(self.operator)).parameters
-        if seed is None or "seed" in kwargs:
-            return create_normalizer(self.operator, **kwargs)
-        if takes_seed:
-            return create_normalizer(self.operator, seed=seed, **kwargs)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return create_normalizer(self.operator, **kwargs)
-
-
-def _parse_value(text: str):
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_setting(spec: str) -> OperatorSetting:
-    """Parse ``name`` or ``name:key=value,key=value`` into an :class:`OperatorSetting`.
-
-    Values are read as bool, int, float or string, in that order. The name must be a
-    registered normaliser.
-    """
-    from qdsformer.attention import get_normalizer_class
-
-    name, _, rest = spec.strip().partition(":")
-    if not name:
-        raise ValueError(f"operator spec {spec!r} has no name; expected name[:key=value,...]")
-    get_normalizer_class(name)  # unknown names: ValueError listing the known ones
-    kwargs = {}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise ValueError(f"operator spec {spec!r}: {item!r} is not key=value")
-        kwargs[key.strip()] = _parse_value(value.strip())
-    return OperatorSetting(name, tuple(sorted(kwargs.items())))
-
-
 def default_settings(qontot_layers: Sequence[int] = (1, 2, 4, 8, 16),
                      qontot_aux: Sequence[int] = (0, 2, 4)) -> list[OperatorSetting]:
     """Every registered normaliser with its defaults, Sinkhorn at 3 and 21 iterations, and
     QontOT (when registered) over circuit depths ``qontot_layers`` x auxiliary qubits
     ``qontot_aux``."""
-    from qdsformer.attention import list_normalizers
-
     settings = []
     for name in list_normalizers():
         if name == "sinkhorn":
@@ -207,8 +138,8 @@ def matrix_metrics(P: torch.Tensor, M: torch.Tensor, **projection_kwargs
         "information_kept": information_kept(P, M),
         "effective_rank": effective_rank(P),
         "spearman_to_input": spearman(P, M),
-        "row_error": marginal_error(P, "row"),
-        "column_error": marginal_error(P, "column"),
+        "row_error": marginal_max_error(P, axis="row"),
+        "column_error": marginal_max_error(P, axis="column"),
     }
 
 
@@ -259,7 +190,7 @@ def run_study(scores: torch.Tensor, settings: Iterable[OperatorSetting] | None =
             summary[f"{metric}_std"] = float(v.std()) if v.numel() > 1 else 0.0
         for metric in ("birkhoff_distance", "row_error", "column_error"):
             summary[f"{metric}_max"] = float(values[metric].max())
-        count = unique_count(P, decimals)
+        count = unique_count(P, decimals=decimals)
         summary["unique"] = float(count)
         summary["unique_fraction"] = count / n
         if param_draws > 1 and is_parametric(setting.create(seed)):
@@ -268,11 +199,27 @@ def run_study(scores: torch.Tensor, settings: Iterable[OperatorSetting] | None =
             ranges = cell_range(draws)  # (N, n, n)
             summary["cell_range_mean"] = float(ranges.mean())
             summary["cell_range_max"] = float(ranges.max())
-            summary["unique_mean"] = sum(unique_count(d, decimals) for d in draws) / param_draws
-            summary["unique_all_draws"] = float(unique_count(draws, decimals))
+            summary["unique_mean"] = sum(unique_count(d, decimals=decimals) for d in draws) / param_draws
+            summary["unique_all_draws"] = float(unique_count(draws, decimals=decimals))
         for metric, value in summary.items():
             result.rows.append({"operator": setting.operator, "setting": setting.setting,
                                 "metric": metric, "value": value})
         log.info("%s: distance %.3g, unique %d/%d", setting.label,
                  summary["birkhoff_distance_mean"], count, n)
     return result
+
+
+def summary_table(result) -> str:
+    """A fixed-width table of the headline numbers, one line per operator setting."""
+    header = (f"{'operator':40s} {'dist mean':>10s} {'dist std':>9s} {'unique':>7s} "
+              f"{'entropy':>8s} {'info kept':>9s} {'col err':>9s}")
+    lines = [header, "-" * len(header)]
+    for setting in result.settings:
+        v = {metric: result.value(setting.label, metric) for metric in (
+            "birkhoff_distance_mean", "birkhoff_distance_std", "unique", "entropy_mean",
+            "information_kept_mean", "column_error_max")}
+        lines.append(f"{setting.label:40s} {v['birkhoff_distance_mean']:10.3g} "
+                     f"{v['birkhoff_distance_std']:9.2g} {int(v['unique']):7d} "
+                     f"{v['entropy_mean']:8.3f} {v['information_kept_mean']:9.3f} "
+                     f"{v['column_error_max']:9.2g}")
+    return "\n".join(lines)

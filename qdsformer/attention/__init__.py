@@ -7,17 +7,22 @@
 # Importing the backend modules registers them.
 from qdsformer.attention import qontot, qr, sinkhorn, softmax  # noqa: F401
 from qdsformer.attention.registry import (
+    NORMALIZERS,
     Normalizer,
     create_normalizer,
     get_normalizer_class,
     list_normalizers,
     register_normalizer,
 )
+from qdsformer.attention.setting import OperatorSetting, parse_setting
 
 __all__ = [
+    "NORMALIZERS",
     "Normalizer",
+    "OperatorSetting",
     "create_normalizer",
     "get_normalizer_class",
     "list_normalizers",
+    "parse_setting",
     "register_normalizer",
 ]

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from qdsformer.attention.registry import Normalizer, register_normalizer
+from qdsformer.quantum import get_ansatz, n_data_qubits_for, qontot_dsm
 
 
 @register_normalizer("qontot")
@@ -49,8 +50,6 @@ class QontOT(Normalizer):
                  trainable: bool = False, seed: int = 0, max_qubits: int = 8,
                  check_finite: bool = True) -> None:
         super().__init__(check_finite=check_finite)
-        from qdsformer.quantum import get_ansatz
-
         if not isinstance(n_aux_qubits, int) or n_aux_qubits < 0:
             raise ValueError(f"qontot: n_aux_qubits must be an int >= 0, got {n_aux_qubits!r}")
         if not isinstance(max_qubits, int) or max_qubits < max(2, n_aux_qubits + 1):
@@ -78,8 +77,6 @@ class QontOT(Normalizer):
 
     def circuit(self, n_tokens: int):
         """The ansatz used for T = ``n_tokens``: q = max(2, ceil(log2 T) + n_aux_qubits) qubits."""
-        from qdsformer.quantum import get_ansatz, n_data_qubits_for
-
         q_d = n_data_qubits_for(n_tokens)
         q = max(2, q_d + self.n_aux_qubits)  # one qubit alone has no two-qubit block
         if q > self.max_qubits:
@@ -96,8 +93,6 @@ class QontOT(Normalizer):
         self.circuit(scores.shape[-1])
 
     def normalize(self, scores: torch.Tensor) -> torch.Tensor:
-        from qdsformer.quantum import qontot_dsm
-
         ansatz = self.circuit(scores.shape[-1])
         work = scores if scores.dtype in (torch.float32, torch.float64) else scores.float()
         theta = self.theta[: ansatz.n_params].to(work.dtype)  # (n_params,)

@@ -8,12 +8,10 @@ Backends register themselves with :func:`register_normalizer`; users call
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
-_REGISTRY: dict[str, type[Normalizer]] = {}
+from qdsformer.common.registry import Registry
 
 
 class Normalizer(nn.Module):
@@ -59,31 +57,16 @@ class Normalizer(nn.Module):
         return getattr(type(self), "registry_name", type(self).__name__)
 
 
-def register_normalizer(name: str) -> Callable[[type[Normalizer]], type[Normalizer]]:
-    """Class decorator adding a :class:`Normalizer` subclass to the registry under ``name``."""
+#: Normaliser classes by name; each registered class gets its name as ``registry_name``.
+NORMALIZERS: Registry[type[Normalizer]] = Registry("attention normaliser",
+                                                    name_attribute="registry_name")
 
-    def decorate(cls: type[Normalizer]) -> type[Normalizer]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"normaliser name {name!r} is already registered")
-        cls.registry_name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
-
-
-def list_normalizers() -> list[str]:
-    """Names of all registered normalisers, sorted."""
-    return sorted(_REGISTRY)
-
-
-def get_normalizer_class(name: str) -> type[Normalizer]:
-    """The registered class for ``name``; ValueError listing the known names otherwise."""
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"unknown attention normaliser {name!r}; known: {', '.join(list_normalizers())}"
-        )
-    return _REGISTRY[name]
+#: ``@register_normalizer("name")``: class decorator adding a :class:`Normalizer` subclass.
+register_normalizer = NORMALIZERS.register
+#: Names of all registered normalisers, sorted.
+list_normalizers = NORMALIZERS.names
+#: The registered class for ``name``; ValueError listing the known names otherwise.
+get_normalizer_class = NORMALIZERS.get
 
 
 def create_normalizer(name: str, **kwargs) -> Normalizer:

@@ -15,13 +15,16 @@ run sees the same train/val/test partition:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from qdsformer.common.registry import Registry
 from qdsformer.data.idx import read_idx
 
 log = logging.getLogger(__name__)
@@ -75,12 +78,11 @@ _IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-DATASETS = ("digits", *_IDX_DATASETS)
 
 
 def list_datasets() -> list[str]:
-    """Names accepted by :func:`build_dataset`."""
-    return list(DATASETS)
+    """Names accepted by :func:`build_dataset`, sorted."""
+    return DATASETS.names()
 
 
 def build_dataset(
@@ -97,20 +99,17 @@ def build_dataset(
         root: folder holding the IDX files (directly, or torchvision's ``<root>/<Name>/raw``).
         download: allow torchvision to download into ``root`` when the files are absent.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    builder = DATASETS.get(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    if name == "digits":
-        return _digits(split)
-    return _idx_dataset(name, split, root, download)
+    return builder(split, root=root, download=download)
 
 
 def _standardise(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
     return torch.from_numpy(((images.astype(np.float32) - mean) / std).astype(np.float32))
 
 
-def _digits(split: str) -> ArrayDataset:
+def _digits(split: str, root=None, download: bool = False) -> ArrayDataset:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -181,3 +180,11 @@ def _idx_dataset(name: str, split: str, root, download: bool) -> ArrayDataset:
         images, labels = images[idx], labels[idx]
     x = _standardise(images / 255.0, spec.mean, spec.std).unsqueeze(1)  # (N, 1, 28, 28)
     return ArrayDataset(x, torch.from_numpy(labels), name, split)
+
+
+#: Dataset builders by name: ``builder(split, root=..., download=...) -> ArrayDataset``.
+#: A new dataset registers its builder here (``DATASETS.add(name, builder)``).
+DATASETS: Registry[Callable[..., ArrayDataset]] = Registry("dataset", {
+    "digits": _digits,
+    **{name: partial(_idx_dataset, name) for name in _IDX_DATASETS},
+})

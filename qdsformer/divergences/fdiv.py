@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from qdsformer.common.registry import Registry
+
 Params = dict[str, float]
 
 _REDUCTIONS = ("batchmean", "sum", "none")
@@ -66,11 +68,12 @@ class FDivergence:
     check: Callable[[Params], None] | None = None
 
 
-_REGISTRY: dict[str, FDivergence] = {}
+#: The f-divergence family by name.
+DIVERGENCES: Registry[FDivergence] = Registry("divergence")
 
 
 def _register(spec: FDivergence) -> None:
-    _REGISTRY[spec.name] = spec
+    DIVERGENCES.add(spec.name, spec)
 
 
 def _log_mix(log_p: torch.Tensor, log_q: torch.Tensor, w: float) -> torch.Tensor:
@@ -279,14 +282,12 @@ _register(FDivergence(
 
 def list_divergences() -> list[str]:
     """Names of all registered f-divergences, sorted."""
-    return sorted(_REGISTRY)
+    return DIVERGENCES.names()
 
 
 def get_divergence(name: str) -> FDivergence:
     """The registry entry for ``name``; ValueError listing the known names otherwise."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown divergence {name!r}; known: {', '.join(list_divergences())}")
-    return _REGISTRY[name]
+    return DIVERGENCES.get(name)
 
 
 def describe(name: str) -> str:
@@ -349,6 +350,7 @@ def divergence(
     name: str,
     p_logits: torch.Tensor,
     q_logits: torch.Tensor,
+    *,
     reduction: str = "batchmean",
     **kwargs: float,
 ) -> torch.Tensor:

@@ -6,7 +6,7 @@
   Distillation", LREC-COLING 2024): the B student and B teacher probability vectors of a batch
   are two point clouds; the loss is the entropic transport cost between them, computed with
   the package's one Sinkhorn kernel :func:`qdsformer.ot.sinkhorn.sinkhorn`.
-* :class:`DistillationLoss`: alpha * CE + beta * KD + gamma * SinKD.
+* :class:`DistillationLoss`: ce_weight * CE + kd_weight * KD + sinkd_weight * SinKD.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def _check_pair(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> N
                          f"{tuple(teacher_logits.shape)} must have the same shape (B, C)")
 
 
-def _check_cost(cost: str) -> None:
-    if cost not in COSTS:
-        raise ValueError(f"unknown SinKD cost {cost!r}; expected one of {COSTS}")
+def _check_cost(cost_fn: str) -> None:
+    if cost_fn not in COSTS:
+        raise ValueError(f"unknown SinKD cost {cost_fn!r}; expected one of {COSTS}")
 
 
 def _check_temperature(temperature: float) -> None:
@@ -46,6 +46,7 @@ def _check_temperature(temperature: float) -> None:
 def kd_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
+    *,
     temperature: float = 4.0,
     divergence: str = "kl",
     scale_by_temperature: bool = True,
@@ -91,10 +92,11 @@ def kd_loss(
 def sinkd_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
+    *,
     temperature: float = 1.0,
     epsilon: float = 0.1,
-    n_iters: int = 20,
-    cost: str = "l1",
+    n_iters: int = 21,
+    cost_fn: str = "l1",
     debiased: bool = False,
     detach_teacher: bool = True,
 ) -> torch.Tensor:
@@ -121,9 +123,10 @@ def sinkd_loss(
         teacher_logits: (B, C).
         temperature: T > 0 (default 1).
         epsilon: entropic regularisation (default 0.1, SinKD's setting).
-        n_iters: half-steps of :func:`qdsformer.ot.sinkhorn.sinkhorn` (default 20); the plan
-            has mass 1 after any number of them.
-        cost: ``"l1"`` (default, SinKD's), ``"sqeuclidean"`` or ``"euclidean"`` between the
+        n_iters: normalisation steps K of :func:`qdsformer.ot.sinkhorn.sinkhorn` (default 21,
+            odd, so the plan ends on a row step as in the attention normaliser); the plan has
+            mass 1 after any number of them.
+        cost_fn: ``"l1"`` (default, SinKD's), ``"sqeuclidean"`` or ``"euclidean"`` between the
             probability vectors (:func:`qdsformer.ot.pairwise_cost`).
         debiased: return the Sinkhorn divergence S instead of <P, C>.
         detach_teacher: treat the teacher as a fixed target (default True).
@@ -133,60 +136,63 @@ def sinkd_loss(
     """
     _check_pair(student_logits, teacher_logits)
     _check_temperature(temperature)
-    _check_cost(cost)
+    _check_cost(cost_fn)
     if detach_teacher:
         teacher_logits = teacher_logits.detach()
     s = torch.softmax(student_logits / temperature, dim=-1)  # (B, C)
     t = torch.softmax(teacher_logits / temperature, dim=-1)  # (B, C)
     if not debiased:
-        return sinkhorn(pairwise_cost(s, t, cost), epsilon=epsilon, n_iters=n_iters).cost
-    return sinkhorn_divergence(s, t, epsilon=epsilon, cost=cost, tol=None, n_iters=n_iters,
+        plan_cost = pairwise_cost(s, t, cost_fn=cost_fn)  # (B, B)
+        return sinkhorn(plan_cost, epsilon=epsilon, n_iters=n_iters).transport_cost
+    return sinkhorn_divergence(s, t, epsilon=epsilon, cost_fn=cost_fn, tol=None, n_iters=n_iters,
                                grad="unroll")
 
 
 @dataclass
 class DistillationLoss:
-    """alpha * CE(student, labels) + beta * KD + gamma * SinKD; terms with weight 0 are skipped.
+    """ce_weight * CE(student, labels) + kd_weight * KD + sinkd_weight * SinKD; zero weights skip.
 
     Call with ``(student_logits, teacher_logits, labels)``; returns ``(total, parts)`` where
     ``parts`` maps ``"ce"``, ``"kd"``, ``"sinkd"`` (those computed) to detached scalars.
     SinKD's paper uses alpha * KD + (1 - alpha) * CE + beta * SinKD (beta 0.8); here each term
-    has its own weight.
+    has its own weight, named after the term it weighs.
 
     Attributes:
-        alpha: weight of cross-entropy with the labels.
-        beta: weight of :func:`kd_loss`.
-        gamma: weight of :func:`sinkd_loss`.
+        ce_weight: weight of cross-entropy with the labels.
+        kd_weight: weight of :func:`kd_loss`.
+        sinkd_weight: weight of :func:`sinkd_loss`.
         temperature: KD temperature (T^2 scaling on).
         divergence: KD divergence name.
-        kwargs: the divergence's parameters, e.g. ``{"alpha": 0.1}`` for ``skew_kl`` (named
-            like ``attention.kwargs`` in configs).
-        sinkd_temperature, epsilon, n_iters, cost, debiased: passed to :func:`sinkd_loss`.
+        divergence_kwargs: the divergence's parameters, e.g. ``{"alpha": 0.1}`` for
+            ``skew_kl`` (its order alpha, not a loss weight).
+        sinkd_temperature, epsilon, n_iters, cost_fn, debiased: passed to :func:`sinkd_loss`.
     """
 
-    alpha: float = 1.0
-    beta: float = 0.0
-    gamma: float = 0.0
+    ce_weight: float = 1.0
+    kd_weight: float = 0.0
+    sinkd_weight: float = 0.0
     temperature: float = 4.0
     divergence: str = "kl"
-    kwargs: dict = field(default_factory=dict)
+    divergence_kwargs: dict = field(default_factory=dict)
     sinkd_temperature: float = 1.0
     epsilon: float = 0.1
-    n_iters: int = 20
-    cost: str = "l1"
+    n_iters: int = 21
+    cost_fn: str = "l1"
     debiased: bool = False
 
     def __post_init__(self) -> None:
-        weights = {"alpha": self.alpha, "beta": self.beta, "gamma": self.gamma}
+        weights = {"ce_weight": self.ce_weight, "kd_weight": self.kd_weight,
+                   "sinkd_weight": self.sinkd_weight}
         for key, value in weights.items():
             if not value >= 0:
                 raise ValueError(f"loss weight {key} must be >= 0, got {value}")
         if not any(weights.values()):
-            raise ValueError("all loss weights (alpha, beta, gamma) are 0; nothing to minimise")
+            raise ValueError("all loss weights (ce_weight, kd_weight, sinkd_weight) are 0; "
+                             "nothing to minimise")
         _check_temperature(self.temperature)
         _check_temperature(self.sinkd_temperature)
-        divergence_params(self.divergence, **self.kwargs)  # unknown name or parameter -> error
-        _check_cost(self.cost)
+        divergence_params(self.divergence, **self.divergence_kwargs)  # unknown name or parameter -> error
+        _check_cost(self.cost_fn)
         if not self.epsilon > 0:
             raise ValueError(f"SinKD epsilon must be > 0, got {self.epsilon}")
         if int(self.n_iters) != self.n_iters or self.n_iters < 1:
@@ -200,14 +206,16 @@ class DistillationLoss:
             raise ValueError(f"labels must have shape ({student_logits.shape[0]},), "
                              f"got {tuple(labels.shape)}")
         parts: dict[str, torch.Tensor] = {}
-        if self.alpha:
+        if self.ce_weight:
             parts["ce"] = F.cross_entropy(student_logits, labels)
-        if self.beta:
-            parts["kd"] = kd_loss(student_logits, teacher_logits, self.temperature,
-                                  self.divergence, **self.kwargs)
-        if self.gamma:
-            parts["sinkd"] = sinkd_loss(student_logits, teacher_logits, self.sinkd_temperature,
-                                        self.epsilon, self.n_iters, self.cost, self.debiased)
-        weights = {"ce": self.alpha, "kd": self.beta, "sinkd": self.gamma}
+        if self.kd_weight:
+            parts["kd"] = kd_loss(student_logits, teacher_logits, temperature=self.temperature,
+                                  divergence=self.divergence, **self.divergence_kwargs)
+        if self.sinkd_weight:
+            parts["sinkd"] = sinkd_loss(student_logits, teacher_logits,
+                                        temperature=self.sinkd_temperature, epsilon=self.epsilon,
+                                        n_iters=self.n_iters, cost_fn=self.cost_fn,
+                                        debiased=self.debiased)
+        weights = {"ce": self.ce_weight, "kd": self.kd_weight, "sinkd": self.sinkd_weight}
         total = sum(weights[k] * v for k, v in parts.items())
         return total, {k: v.detach() for k, v in parts.items()}

@@ -1,26 +1,28 @@
-"""ViT factory on timm with pluggable attention, presets, attention maps, checkpoint I/O."""
+"""ViT factory on timm with pluggable attention, presets, attention maps, checkpoints, runs."""
 
-from qdsformer.models.checkpoint import (
-    build_model_from_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-)
+from qdsformer.models.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from qdsformer.models.runs import LoadedRun, load_run, run_image_batch
 from qdsformer.models.vit import (
     PRESETS,
     VitPreset,
     attention_layers,
     attention_maps,
+    build_vit,
     create_vit,
     list_presets,
 )
 
 __all__ = [
+    "CHECKPOINT_NAME",
+    "LoadedRun",
     "PRESETS",
     "VitPreset",
     "attention_layers",
     "attention_maps",
-    "build_model_from_checkpoint",
+    "build_vit",
     "load_checkpoint",
+    "load_run",
+    "run_image_batch",
     "save_checkpoint",
     "create_vit",
     "list_presets",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from timm.layers import Attention
 
@@ -51,8 +53,6 @@ class NormalizedAttention(Attention):
 
 
 def _init_parameters(cls) -> set[str]:
-    import inspect
-
     return set(inspect.signature(cls.__init__).parameters)
 
 

@@ -8,11 +8,13 @@ mean pooling over tokens cancels the attention (columns sum to 1).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
+from qdsformer.common.registry import Registry
 from qdsformer.models.attention_layer import NormalizedAttention, attention_layer
 
 
@@ -37,17 +39,20 @@ class VitPreset:
         return rows * cols + 1
 
 
-PRESETS: dict[str, VitPreset] = {
+_BUILT_IN_PRESETS: dict[str, VitPreset] = {
     # The paper's ViT for MNIST / Fashion-MNIST / MedMNIST: T = 7 stripes + class token = 8.
     "qdsformer_fmnist": VitPreset((28, 28), (4, 28), 1, 10, 128, 2, 1, 1.0),
     # The embedded default data (sklearn digits, 8x8): 4 stripes of 2x8 + class token = T 5.
     "qdsformer_digits": VitPreset((8, 8), (2, 8), 1, 10, 64, 2, 1, 2.0),
 }
 
+#: ViT presets by name; more with ``PRESETS.add(name, VitPreset(...))``.
+PRESETS: Registry[VitPreset] = Registry("model preset", _BUILT_IN_PRESETS)
+
 
 def list_presets() -> list[str]:
     """Names of the model presets."""
-    return sorted(PRESETS)
+    return PRESETS.names()
 
 
 def create_vit(
@@ -67,9 +72,7 @@ def create_vit(
     Returns:
         The model; ``global_pool="token"`` (class token), no dropout.
     """
-    if preset not in PRESETS:
-        raise ValueError(f"unknown model preset {preset!r}; known: {', '.join(list_presets())}")
-    fields = asdict(PRESETS[preset])
+    fields = asdict(PRESETS.get(preset))
     unknown = set(overrides) - set(fields)
     if unknown:
         raise ValueError(f"unknown model option(s) {sorted(unknown)}; known: {sorted(fields)}")
@@ -95,6 +98,19 @@ def create_vit(
         class_token=True,
         attn_layer=attention_layer(attention, attention_kwargs),
     )
+
+
+def build_vit(config: Mapping) -> VisionTransformer:
+    """The ViT of a run config given as plain nested dicts (``model`` and ``attention``).
+
+    ``config["model"]`` holds ``preset`` and optional :class:`VitPreset` overrides (None keeps
+    the preset's value); ``config["attention"]`` holds ``name`` and ``kwargs``. This is the
+    one config -> model path: the training loop and :func:`qdsformer.models.load_run` use it.
+    """
+    model = dict(config["model"])
+    attention = config["attention"]
+    return create_vit(model.pop("preset"), attention=attention["name"],
+                      attention_kwargs=attention["kwargs"], **model)
 
 
 def attention_layers(model: torch.nn.Module) -> list[NormalizedAttention]:

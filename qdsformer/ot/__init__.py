@@ -13,7 +13,7 @@ from qdsformer.ot.birkhoff import birkhoff_projection
 from qdsformer.ot.costs import pairwise_cost
 from qdsformer.ot.divergence import entropic_ot, sinkhorn_divergence
 from qdsformer.ot.monge import MongeFit, MongeMap, fit_monge_map, monge_gap
-from qdsformer.ot.sinkhorn import SinkhornResult, marginal_error, sinkhorn
+from qdsformer.ot.sinkhorn import SinkhornResult, marginal_l1_error, sinkhorn
 from qdsformer.ot.sns import SNSResult, sns
 
 __all__ = [
@@ -24,7 +24,7 @@ __all__ = [
     "birkhoff_projection",
     "entropic_ot",
     "fit_monge_map",
-    "marginal_error",
+    "marginal_l1_error",
     "monge_gap",
     "pairwise_cost",
     "sinkhorn",

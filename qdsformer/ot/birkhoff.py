@@ -61,8 +61,9 @@ def _check_square(m: torch.Tensor, name: str = "M") -> None:
 
 def birkhoff_projection(
     M: torch.Tensor,
+    *,
     tol: float = 1e-9,
-    max_iters: int = 10_000,
+    max_rounds: int = 10_000,
     check_every: int = 10,
 ) -> torch.Tensor:
     """Exact Euclidean projection of square matrices onto the doubly stochastic matrices.
@@ -81,16 +82,16 @@ def birkhoff_projection(
         M: square matrices, shape (..., n, n), any floating dtype and device.
         tol: stop once, for every matrix of the batch, the marginal error
             max_i |X 1 - 1|_i + max_j |X^T 1 - 1|_j and the largest entry change over the last
-            ``check_every`` iterations are both below ``tol``.
-        max_iters: cap on Dykstra iterations (each = one affine + one orthant projection).
+            ``check_every`` rounds are both below ``tol``.
+        max_rounds: cap on Dykstra rounds (each = one affine + one orthant projection).
             When reached, a warning is logged and the last iterate is returned.
-        check_every: test the stopping rule every this many iterations (each test syncs).
+        check_every: test the stopping rule every this many rounds (each test syncs).
 
     Returns:
         X, shape (..., n, n), dtype of ``M``: non-negative, doubly stochastic to ``tol``.
 
     Raises:
-        ValueError: non-square or non-finite ``M``, ``tol <= 0``, ``max_iters < 1``.
+        ValueError: non-square or non-finite ``M``, ``tol <= 0``, ``max_rounds < 1``.
 
     References:
         Born et al., "Quantum Doubly Stochastic Transformers", NeurIPS 2025 (the operator);
@@ -100,19 +101,19 @@ def birkhoff_projection(
     _check_square(M)
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
-    if int(max_iters) != max_iters or max_iters < 1:
-        raise ValueError(f"max_iters must be a positive integer, got {max_iters}")
+    if int(max_rounds) != max_rounds or max_rounds < 1:
+        raise ValueError(f"max_rounds must be a positive integer, got {max_rounds}")
     if int(check_every) != check_every or check_every < 1:
         raise ValueError(f"check_every must be a positive integer, got {check_every}")
     x = M.to(torch.float64)  # (..., n, n), orthant iterate
     q = torch.zeros_like(x)  # (..., n, n), Dykstra correction of the orthant step
     previous = x
     converged = False
-    for it in range(1, int(max_iters) + 1):
+    for it in range(1, int(max_rounds) + 1):
         y = project_affine_doubly(x)  # (..., n, n)
         x = torch.clamp(y + q, min=0.0)  # (..., n, n)
         q = y + q - x
-        if it % check_every == 0 or it == max_iters:
+        if it % check_every == 0 or it == max_rounds:
             change = (x - previous).abs().amax()
             error = doubly_stochastic_error(x).amax()
             previous = x
@@ -121,8 +122,8 @@ def birkhoff_projection(
                 break
     if not converged:
         log.warning(
-            "birkhoff_projection: no convergence to tol=%g in %d iterations "
-            "(marginal error %.3g)", tol, max_iters, float(doubly_stochastic_error(x).amax())
+            "birkhoff_projection: no convergence to tol=%g in %d rounds "
+            "(marginal error %.3g)", tol, max_rounds, float(doubly_stochastic_error(x).amax())
         )
     return x.to(M.dtype)
 

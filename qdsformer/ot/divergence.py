@@ -42,9 +42,10 @@ def entropic_ot(
     y: torch.Tensor,
     a: torch.Tensor | None = None,
     b: torch.Tensor | None = None,
+    *,
     epsilon: float = 0.1,
     p: float = 2,
-    cost: Cost | None = None,
+    cost_fn: Cost | None = None,
     tol: float | str | None = "auto",
     n_iters: int = 50_000,
     grad: str = "envelope",
@@ -56,8 +57,8 @@ def entropic_ot(
         x: points (..., n, d); y: points (..., m, d).
         a, b: weights (..., n), (..., m), default uniform.
         epsilon: entropic regularisation, in units of the cost.
-        p: cost ||x - y||_2^p (ignored when ``cost`` is given).
-        cost: a name from :data:`qdsformer.ot.costs.COSTS` or a callable, overrides ``p``.
+        p: cost ||x - y||_2^p (ignored when ``cost_fn`` is given).
+        cost_fn: the ground cost, a name from :data:`qdsformer.ot.costs.COSTS` or a callable, overrides ``p``.
         tol: marginal error to reach; ``"auto"`` (default): :func:`default_tol` of the dtype
             (1e-6 float64, 1e-4 float32), a warning is logged if it is not reached within
             ``n_iters``; None: run exactly ``n_iters`` half-steps (e.g. a fixed-cost loss).
@@ -67,14 +68,14 @@ def entropic_ot(
     Returns:
         OT_eps, shape (...).
     """
-    c = pairwise_cost(x, y, cost if cost is not None else _p_cost(p))  # (..., n, m)
+    c = pairwise_cost(x, y, cost_fn=cost_fn if cost_fn is not None else _p_cost(p))  # (..., n, m)
     if tol == "auto":
         tol = default_tol(c.dtype)
     res = sinkhorn(c, a, b, epsilon=epsilon, tol=tol, n_iters=n_iters, grad=grad,
                    **sinkhorn_kwargs)
-    if tol is not None and res.marginal_error >= tol:  # one sync (a solver, not a hot path)
+    if tol is not None and res.marginal_l1_error >= tol:  # one sync (a solver, not a hot path)
         log.warning("entropic_ot: marginal error %.3g after %d half-steps is above tol=%g "
-                    "(raise n_iters or epsilon)", float(res.marginal_error), res.n_iters, tol)
+                    "(raise n_iters or epsilon)", float(res.marginal_l1_error), res.n_iters, tol)
     return res.value
 
 
@@ -83,9 +84,10 @@ def sinkhorn_divergence(
     y: torch.Tensor,
     a: torch.Tensor | None = None,
     b: torch.Tensor | None = None,
+    *,
     epsilon: float = 0.1,
     p: float = 2,
-    cost: Cost | None = None,
+    cost_fn: Cost | None = None,
     tol: float | str | None = "auto",
     n_iters: int = 50_000,
     grad: str = "envelope",
@@ -98,7 +100,7 @@ def sinkhorn_divergence(
     Returns:
         S_eps >= 0 (up to the solver tolerance), shape (...); exactly 0 when x == y, a == b.
     """
-    kwargs = dict(epsilon=epsilon, p=p, cost=cost, tol=tol, n_iters=n_iters, grad=grad,
+    kwargs = dict(epsilon=epsilon, p=p, cost_fn=cost_fn, tol=tol, n_iters=n_iters, grad=grad,
                   **sinkhorn_kwargs)
     xy = entropic_ot(x, y, a, b, **kwargs)
     xx = entropic_ot(x, x, a, a, **kwargs)

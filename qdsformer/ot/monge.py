@@ -31,7 +31,8 @@ def monge_gap(
     x: torch.Tensor,
     tx: torch.Tensor,
     a: torch.Tensor | None = None,
-    cost: Cost = "sqeuclidean",
+    *,
+    cost_fn: Cost = "sqeuclidean",
     epsilon: float = 0.01,
     tol: float | str | None = "auto",
     **sinkhorn_kwargs,
@@ -42,7 +43,7 @@ def monge_gap(
         x: samples (..., n, d).
         tx: their images T(x) (..., n, d'), paired row by row with ``x``.
         a: sample weights (..., n), default uniform.
-        cost: ground cost c (name or callable), see :func:`qdsformer.ot.costs.pairwise_cost`.
+        cost_fn: ground cost c (name or callable), see :func:`qdsformer.ot.costs.pairwise_cost`.
         epsilon: entropic regularisation of the OT term, in units of the cost. The estimator
             is biased by O(epsilon log n) (negative for an optimal map); keep epsilon small.
         tol, **sinkhorn_kwargs: passed to :func:`qdsformer.ot.entropic_ot` (default tol by dtype).
@@ -60,9 +61,9 @@ def monge_gap(
     weights = a if a is not None else torch.full(x.shape[:-1], 1.0 / n, dtype=x.dtype,
                                                  device=x.device)
     # displacement cost c(x_i, T x_i): the diagonal of the pairwise cost of single points
-    displacement = pairwise_cost(x.unsqueeze(-2), tx.unsqueeze(-2), cost)[..., 0, 0]  # (..., n)
+    displacement = pairwise_cost(x.unsqueeze(-2), tx.unsqueeze(-2), cost_fn=cost_fn)[..., 0, 0]  # (..., n)
     moved = (weights * displacement).sum(-1)  # (...)
-    return moved - entropic_ot(x, tx, weights, weights, epsilon=epsilon, cost=cost, tol=tol,
+    return moved - entropic_ot(x, tx, weights, weights, epsilon=epsilon, cost_fn=cost_fn, tol=tol,
                                **sinkhorn_kwargs)
 
 
@@ -100,6 +101,7 @@ class MongeFit:
 def fit_monge_map(
     source: torch.Tensor,
     target: torch.Tensor,
+    *,
     lam: float = 1.0,
     epsilon: float = 0.01,
     steps: int = 500,
@@ -108,7 +110,7 @@ def fit_monge_map(
     hidden: int = 64,
     depth: int = 2,
     seed: int = 0,
-    cost: Cost = "sqeuclidean",
+    cost_fn: Cost = "sqeuclidean",
 ) -> MongeFit:
     """Fit T: source -> target by minimising S_eps(T#mu, nu) + lam * M_hat(T) with Adam.
 
@@ -119,7 +121,7 @@ def fit_monge_map(
         epsilon: entropic regularisation of both terms.
         steps: optimisation steps; each draws ``batch_size`` samples from each cloud.
         lr: Adam learning rate.
-        batch_size, hidden, depth, seed, cost: mini-batch size, MLP shape, RNG seed, ground cost.
+        batch_size, hidden, depth, seed, cost_fn: mini-batch size, MLP shape, RNG seed, ground cost.
 
     Returns:
         MongeFit with the map (eval mode) and per-step loss, divergence and gap.
@@ -144,8 +146,8 @@ def fit_monge_map(
         xs = source[torch.randint(len(source), (min(batch_size, len(source)),), generator=gen)]
         ys = target[torch.randint(len(target), (min(batch_size, len(target)),), generator=gen)]
         mapped = model(xs)  # (batch, d)
-        div = sinkhorn_divergence(mapped, ys, epsilon=epsilon, cost=cost)
-        gap = monge_gap(xs, mapped, epsilon=epsilon, cost=cost) if lam > 0 else div.new_zeros(())
+        div = sinkhorn_divergence(mapped, ys, epsilon=epsilon, cost_fn=cost_fn)
+        gap = monge_gap(xs, mapped, epsilon=epsilon, cost_fn=cost_fn) if lam > 0 else div.new_zeros(())
         loss = div + lam * gap
         opt.zero_grad()
         loss.backward()

@@ -1,7 +1,7 @@
 """The one batched Sinkhorn kernel of the package.
 
 Entropic optimal transport between marginals ``a`` (..., n) and ``b`` (..., m) for a cost
-``C`` (..., n, m) (Cuturi, NeurIPS 2013):
+matrix ``C`` (..., n, m) (Cuturi, NeurIPS 2013):
 
     P = argmin_{P 1 = a, P^T 1 = b} <P, C> + epsilon * KL(P | a b^T),
     P_ij = exp((f_i + g_j - C_ij) / epsilon),
@@ -47,9 +47,11 @@ class SinkhornResult(NamedTuple):
         plan: transport plan P, shape (..., n, m).
         f: row potential, shape (..., n).
         g: column potential, shape (..., m).
-        cost: transport cost <P, C>, shape (...).
-        n_iters: number of half-steps (row or column updates) performed, annealing included.
-        marginal_error: max over the batch of sum_i |P 1 - a|_i + sum_j |P^T 1 - b|_j, 0-dim.
+        transport_cost: <P, C>, shape (...).
+        n_iters: normalisation steps (half-steps: row or column updates) performed,
+            annealing included.
+        marginal_l1_error: max over the batch of sum_i |P 1 - a|_i + sum_j |P^T 1 - b|_j,
+            0-dim (:func:`marginal_l1_error`).
         value: entropic OT value OT_eps = <P, C> + epsilon KL(P | a b^T), computed from the
             dual as <a, f> + <b, g> - epsilon (<a, log a> + <b, log b>), shape (...).
     """
@@ -57,20 +59,20 @@ class SinkhornResult(NamedTuple):
     plan: torch.Tensor
     f: torch.Tensor
     g: torch.Tensor
-    cost: torch.Tensor
+    transport_cost: torch.Tensor
     n_iters: int
-    marginal_error: torch.Tensor
+    marginal_l1_error: torch.Tensor
     value: torch.Tensor
 
 
 def _check_inputs(cost: torch.Tensor, a, b, epsilon, n_iters, tol, method, grad, scaling) -> None:
     if not isinstance(cost, torch.Tensor) or cost.dim() < 2:
         shape = tuple(cost.shape) if isinstance(cost, torch.Tensor) else type(cost).__name__
-        raise ValueError(f"cost must be a tensor of shape (..., n, m), got {shape}")
+        raise ValueError(f"cost_matrix must be a tensor of shape (..., n, m), got {shape}")
     if not torch.is_floating_point(cost):
-        raise ValueError(f"cost must be a floating point tensor, got dtype {cost.dtype}")
+        raise ValueError(f"cost_matrix must be a floating point tensor, got dtype {cost.dtype}")
     if not torch.isfinite(cost).all():
-        raise ValueError("cost contains NaN or infinite entries; expected finite costs")
+        raise ValueError("cost_matrix contains NaN or infinite entries; expected finite costs")
     if not epsilon > 0:
         raise ValueError(f"epsilon must be > 0, got {epsilon}")
     if n_iters is None and tol is None:
@@ -92,7 +94,7 @@ def _check_inputs(cost: torch.Tensor, a, b, epsilon, n_iters, tol, method, grad,
             raise ValueError(f"{name} must be a tensor of shape (..., {cost.shape[dim]})")
         if w.shape[-1] != cost.shape[dim]:
             raise ValueError(
-                f"{name} has {w.shape[-1]} entries but cost has {cost.shape[dim]} along that side"
+                f"{name} has {w.shape[-1]} entries but cost_matrix has {cost.shape[dim]} along that side"
             )
         if not torch.isfinite(w).all():
             raise ValueError(f"{name} contains NaN or infinite weights")
@@ -334,9 +336,10 @@ class _ImplicitPotentials(torch.autograd.Function):
 
 
 def sinkhorn(
-    cost: torch.Tensor,
+    cost_matrix: torch.Tensor,
     a: torch.Tensor | None = None,
     b: torch.Tensor | None = None,
+    *,
     epsilon: float = 1.0,
     n_iters: int | None = None,
     tol: float | None = None,
@@ -349,15 +352,16 @@ def sinkhorn(
     """Batched, log-stabilised Sinkhorn for entropic optimal transport.
 
     Solves min_P <P, C> + epsilon KL(P | a b^T) s.t. P 1 = a, P^T 1 = b (Cuturi 2013) for every
-    leading index of ``cost``; P_ij = exp((f_i + g_j - C_ij) / epsilon).
+    leading index of ``cost_matrix``; P_ij = exp((f_i + g_j - C_ij) / epsilon).
 
     Args:
-        cost: C, shape (..., n, m), finite floats.
+        cost_matrix: C, shape (..., n, m), finite floats.
         a: row marginal (..., n) (broadcast over the batch), default uniform 1/n.
         b: column marginal (..., m), default uniform 1/m. Same total mass as ``a``.
         epsilon: entropic regularisation (> 0). Stable down to 1e-3 on costs in [0, 1].
-        n_iters: number of half-steps at the target epsilon (row, column, row, ...); with
-            ``tol`` too it is the cap. Odd counts end on a row step (rows sum to ``a``).
+        n_iters: K, the number of normalisation steps (half-steps: row, column, row, ...) at
+            the target epsilon, as in Sinkformer and QDSFormer; with ``tol`` too it is the
+            cap. Odd K ends on a row step (rows sum to ``a``); K = 1 is softmax.
         tol: stop when the marginal error (L1 over rows + columns, max over the batch) falls
             below it; the stop happens after a row step, so rows are exact.
         check_every: with ``tol``, test convergence every this many half-steps. Default: 2
@@ -372,7 +376,7 @@ def sinkhorn(
             does not grow with the iteration count; exact at convergence), or ``"envelope"``
             (iterations without autograd, potentials treated as constants: by the envelope
             (Danskin) theorem the gradient of ``value`` is exact, d value / dC = P; gradients
-            of ``plan`` and ``cost`` are then only their explicit part; cheapest).
+            of ``plan`` and ``transport_cost`` are then only their explicit part; cheapest).
         epsilon_scaling: None, or a factor in (0, 1): anneal epsilon from the cost's spread
             down to ``epsilon`` by this factor, one row and one column step per stage
             (the stages' half-steps count in ``n_iters`` of the result, not in the budget).
@@ -380,12 +384,13 @@ def sinkhorn(
             The first row step only reads g.
 
     Returns:
-        SinkhornResult(plan, f, g, cost, n_iters, marginal_error, value).
+        SinkhornResult(plan, f, g, transport_cost, n_iters, marginal_l1_error, value).
 
     Raises:
         ValueError: non-finite or wrongly shaped cost or weights, negative weights, unequal
             masses, epsilon <= 0, neither n_iters nor tol, unknown method or grad.
     """
+    cost = cost_matrix
     _check_inputs(cost, a, b, epsilon, n_iters, tol, method, grad, epsilon_scaling)
     if init is not None and (len(init) != 2 or not all(torch.isfinite(t).all() for t in init)):
         raise ValueError("init must be a pair (f, g) of finite tensors")
@@ -408,7 +413,7 @@ def sinkhorn(
                                    method, epsilon_scaling, init)
     plan = torch.exp((f.unsqueeze(-1) + g.unsqueeze(-2) - cost) / epsilon)  # (..., n, m)
     if error is None:
-        error = marginal_error(plan, a_full, b_full)
+        error = marginal_l1_error(plan, a_full, b_full)
     transport = (plan * cost).sum(dim=(-2, -1))  # (...)
     # OT_eps = <P, C> + eps KL(P | a b^T) from the dual D(f, g) = <a, f> + <b, g> - eps <P, 1>
     # + eps <a, 1> - eps (<a, log a> + <b, log b>): equal at the optimum, and dD/dC = P, dD/da = f
@@ -419,8 +424,13 @@ def sinkhorn(
     return SinkhornResult(plan, f, g, transport, done, error.detach(), value)
 
 
-def marginal_error(plan: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """max over the batch of sum_i |P 1 - a|_i + sum_j |P^T 1 - b|_j, a 0-dim tensor."""
+def marginal_l1_error(plan: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """max over the batch of sum_i |P 1 - a|_i + sum_j |P^T 1 - b|_j, a 0-dim tensor.
+
+    The L1 marginal error of a transport plan against its marginals (the stopping criterion of
+    :func:`sinkhorn`); not :func:`qdsformer.analysis.marginal_max_error`, which is the
+    largest deviation of a matrix's row / column sums from 1, per matrix.
+    """
     plan = plan.detach()  # (..., n, m)
     row = (plan.sum(-1) - a).abs().sum(-1)
     col = (plan.sum(-2) - b).abs().sum(-1)

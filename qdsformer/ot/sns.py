@@ -8,7 +8,8 @@ With eta = 1 / epsilon and P(f, g)_ij = exp((f_i + g_j - C_ij) / epsilon), the d
 is concave with gradient (a - P 1, b - P^T 1) and Hessian
 -(1/epsilon) [[diag(P 1), P], [P^T, diag(P^T 1)]], singular along (1, -1).
 
-Stage 1: ``warmup`` Sinkhorn iterations (the package's one kernel). Stage 2: Newton steps on
+Stage 1: ``warmup_rounds`` Sinkhorn rounds (row + column step pairs; the package's one kernel).
+Stage 2: Newton steps on
 (f, g). The Hessian's off-diagonal block P is sparsified to its ``keep * max(n, m)`` largest
 entries (the diagonal blocks stay exact, which makes the sparsified matrix positive definite),
 the Newton system is solved by Jacobi-preconditioned conjugate gradient on a sparse CSR matrix,
@@ -25,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-from qdsformer.ot.sinkhorn import marginal_error, sinkhorn
+from qdsformer.ot.sinkhorn import marginal_l1_error, sinkhorn
 
 
 class SNSResult(NamedTuple):
@@ -34,10 +35,12 @@ class SNSResult(NamedTuple):
     Attributes:
         plan: P (n, m), float64.
         f, g: dual potentials (n,), (m,), P = exp((f + g - C) / epsilon).
-        cost: <P, C>, 0-dim.
-        sinkhorn_iters: stage-1 Sinkhorn iterations (row + column step pairs).
+        transport_cost: <P, C>, 0-dim.
+        sinkhorn_rounds: stage-1 Sinkhorn rounds (each a row step and a column step, i.e. two
+            of :func:`qdsformer.ot.sinkhorn`'s ``n_iters``), the extra rounds of line search
+            fallbacks included.
         newton_iters: stage-2 Newton steps taken.
-        marginal_error: ||P 1 - a||_1 + ||P^T 1 - b||_1 of the returned plan, 0-dim.
+        marginal_l1_error: ||P 1 - a||_1 + ||P^T 1 - b||_1 of the returned plan, 0-dim.
         history: marginal error after stage 1 and after each Newton step.
         cg_iters: conjugate gradient iterations summed over the Newton steps.
     """
@@ -45,15 +48,15 @@ class SNSResult(NamedTuple):
     plan: torch.Tensor
     f: torch.Tensor
     g: torch.Tensor
-    cost: torch.Tensor
-    sinkhorn_iters: int
+    transport_cost: torch.Tensor
+    sinkhorn_rounds: int
     newton_iters: int
-    marginal_error: torch.Tensor
+    marginal_l1_error: torch.Tensor
     history: list
     cg_iters: int
 
 
-def _conjugate_gradient(matvec, rhs, precond, rtol: float, max_iters: int):
+def _conjugate_gradient(matvec, rhs, precond, rtol: float, max_steps: int):
     """Preconditioned CG for an SPD operator; returns (solution, iterations)."""
     x = torch.zeros_like(rhs)
     r = rhs.clone()
@@ -61,7 +64,7 @@ def _conjugate_gradient(matvec, rhs, precond, rtol: float, max_iters: int):
     p = z.clone()
     rz = torch.dot(r, z)
     stop = rtol * torch.linalg.vector_norm(rhs)
-    for it in range(1, max_iters + 1):
+    for it in range(1, max_steps + 1):
         ap = matvec(p)
         alpha = rz / torch.dot(p, ap)
         x = x + alpha * p
@@ -72,16 +75,17 @@ def _conjugate_gradient(matvec, rhs, precond, rtol: float, max_iters: int):
         rz_new = torch.dot(r, z)
         p = z + (rz_new / rz) * p
         rz = rz_new
-    return x, max_iters
+    return x, max_steps
 
 
 def sns(
-    cost: torch.Tensor,
+    cost_matrix: torch.Tensor,
     a: torch.Tensor | None = None,
     b: torch.Tensor | None = None,
+    *,
     epsilon: float = 0.01,
     tol: float = 1e-10,
-    warmup: int = 20,
+    warmup_rounds: int = 20,
     max_newton: int = 100,
     keep: float = 4.0,
     cg_rtol: float = 1e-10,
@@ -91,11 +95,12 @@ def sns(
     """Sinkhorn-Newton-Sparse for one entropic OT problem, in float64.
 
     Args:
-        cost: C, shape (n, m) (one problem; use :func:`qdsformer.ot.sinkhorn` for batches).
+        cost_matrix: C, shape (n, m) (one problem; use :func:`qdsformer.ot.sinkhorn` for batches).
         a, b: marginals (n,), (m,), default uniform; same total mass.
         epsilon: entropic regularisation (eta = 1 / epsilon in the paper).
         tol: target marginal error ||P 1 - a||_1 + ||P^T 1 - b||_1.
-        warmup: stage-1 Sinkhorn iterations (row + column pairs); the paper uses about 20.
+        warmup_rounds: stage-1 Sinkhorn rounds (each a row and a column step, so
+            ``2 * warmup_rounds`` normalisation steps); the paper uses about 20.
         max_newton: cap on Newton steps.
         keep: keep the ``keep * max(n, m)`` largest entries of P in the Hessian. The default 4
             puts 8n entries in the off-diagonal blocks (P and P^T) of the (2n x 2n) Hessian,
@@ -108,14 +113,15 @@ def sns(
         SNSResult with stage iteration counts and the error history.
 
     Raises:
-        ValueError: batched or invalid cost / marginals (see :func:`sinkhorn`), warmup < 1,
+        ValueError: batched or invalid cost / marginals (see :func:`sinkhorn`), warmup_rounds < 1,
             keep <= 0, max_newton < 0.
     """
+    cost = cost_matrix
     if not isinstance(cost, torch.Tensor) or cost.dim() != 2:
         shape = tuple(cost.shape) if isinstance(cost, torch.Tensor) else type(cost).__name__
-        raise ValueError(f"sns solves one problem: cost must have shape (n, m), got {shape}")
-    if int(warmup) != warmup or warmup < 1:
-        raise ValueError(f"warmup must be a positive integer, got {warmup}")
+        raise ValueError(f"sns solves one problem: cost_matrix must have shape (n, m), got {shape}")
+    if int(warmup_rounds) != warmup_rounds or warmup_rounds < 1:
+        raise ValueError(f"warmup_rounds must be a positive integer, got {warmup_rounds}")
     if not keep > 0:
         raise ValueError(f"keep must be > 0, got {keep}")
     if int(max_newton) != max_newton or max_newton < 0:
@@ -124,8 +130,8 @@ def sns(
     a64 = None if a is None else a.to(torch.float64)
     b64 = None if b is None else b.to(torch.float64)
     with torch.no_grad():
-        # stage 1 (validates every input); 2 * warmup half-steps = warmup iterations
-        start = sinkhorn(c64, a64, b64, epsilon=epsilon, n_iters=2 * warmup, method="log")
+        # stage 1 (validates every input): 2 * warmup_rounds normalisation steps
+        start = sinkhorn(c64, a64, b64, epsilon=epsilon, n_iters=2 * warmup_rounds, method="log")
         n, m = c64.shape
         a64 = torch.full((n,), 1.0 / n, dtype=torch.float64) if a64 is None else a64
         b64 = torch.full((m,), 1.0 / m, dtype=torch.float64) if b64 is None else b64
@@ -188,5 +194,5 @@ def sns(
                 plan, rows, cols, err, dual = state(f, g)
                 extra_sinkhorn += 1
             history.append(err)
-    return SNSResult(plan, f, g, (plan * c64).sum(), warmup + extra_sinkhorn, newton,
-                     marginal_error(plan, a64, b64), history, cg_total)
+    return SNSResult(plan, f, g, (plan * c64).sum(), warmup_rounds + extra_sinkhorn, newton,
+                     marginal_l1_error(plan, a64, b64), history, cg_total)

@@ -39,11 +39,14 @@ then auxiliary qubits), as in PennyLane (wire k = our qubit k). Qiskit is little
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
 import torch
+
+from qdsformer.common.registry import Registry
+from qdsformer.quantum.simulator import apply_blocks
 
 __all__ = [
     "Ansatz",
@@ -199,8 +202,6 @@ class Ansatz:
             Differentiable through the adjoint-method simulator: backward memory does not
             grow with the number of layers.
         """
-        from qdsformer.quantum.simulator import apply_blocks
-
         theta, transposed = self._block_angles(angles)  # (..., K, 4), (K,)
         return apply_blocks(theta, self._block_qubits, self.n_qubits,
                             make_blocks=partial(block_matrices, transposed=transposed),
@@ -295,25 +296,13 @@ class Ansatz:
                 for g in self.gates()]
 
 
-_ANSAETZE: dict[str, type[Ansatz]] = {}
+#: Ansatz classes by name; each registered class gets its name as ``name``.
+ANSAETZE: Registry[type[Ansatz]] = Registry("ansatz", name_attribute="name")
 
-
-def register_ansatz(name: str) -> Callable[[type[Ansatz]], type[Ansatz]]:
-    """Class decorator adding an :class:`Ansatz` subclass to the registry under ``name``."""
-
-    def decorate(cls: type[Ansatz]) -> type[Ansatz]:
-        if name in _ANSAETZE and _ANSAETZE[name] is not cls:
-            raise ValueError(f"ansatz name {name!r} is already registered")
-        cls.name = name
-        _ANSAETZE[name] = cls
-        return cls
-
-    return decorate
-
-
-def list_ansaetze() -> list[str]:
-    """Names of the registered ansaetze, sorted."""
-    return sorted(_ANSAETZE)
+#: ``@register_ansatz("name")``: class decorator adding an :class:`Ansatz` subclass.
+register_ansatz = ANSAETZE.register
+#: Names of the registered ansaetze, sorted.
+list_ansaetze = ANSAETZE.names
 
 
 def get_ansatz(name: str, n_qubits: int, n_layers: int) -> Ansatz:
@@ -322,9 +311,7 @@ def get_ansatz(name: str, n_qubits: int, n_layers: int) -> Ansatz:
     Raises:
         ValueError: unknown ``name`` (the message lists the known ones) or bad sizes.
     """
-    if name not in _ANSAETZE:
-        raise ValueError(f"unknown ansatz {name!r}; known: {', '.join(list_ansaetze())}")
-    return _ANSAETZE[name](n_qubits, n_layers)
+    return ANSAETZE.get(name)(n_qubits, n_layers)
 
 
 @register_ansatz("simple")

@@ -17,6 +17,9 @@ from typing import Any
 
 import yaml
 
+from qdsformer.common.results import write_yaml
+from qdsformer.common.settings import parse_assignment
+
 
 @dataclass
 class ModelConfig:
@@ -148,11 +151,16 @@ def _coerce(value: Any, hint, key: str) -> Any:
 
 
 def apply_override(data: dict, assignment: str) -> None:
-    """Apply ``a.b.c=value`` (value parsed as YAML) to nested dict ``data`` in place."""
-    if "=" not in assignment:
-        raise ValueError(f"override {assignment!r} must look like key.path=value")
-    key, raw = assignment.split("=", 1)
-    parts = key.strip().split(".")
+    """Apply ``a.b.c=value`` to nested dict ``data`` in place.
+
+    The value syntax is :func:`qdsformer.common.settings.parse_value` (YAML scalars; ``1e-3``
+    is a float), the same as ``name:key=value`` settings elsewhere on the command line.
+    """
+    try:
+        key, value = parse_assignment(assignment)
+    except ValueError:
+        raise ValueError(f"override {assignment!r} must look like key.path=value") from None
+    parts = key.split(".")
     node = data
     for depth, part in enumerate(parts[:-1]):
         child = node.get(part) if isinstance(node, dict) else None
@@ -163,7 +171,7 @@ def apply_override(data: dict, assignment: str) -> None:
                 raise ValueError(f"unknown config key {'.'.join(parts[:depth + 1])}")
             raise ValueError(f"config key {'.'.join(parts[:depth + 1])} is not a section")
         node = child
-    node[parts[-1]] = yaml.safe_load(raw)
+    node[parts[-1]] = value
 
 
 def _merge(base: dict, update: dict, where: str = "") -> dict:
@@ -216,5 +224,5 @@ def _dotted_keys(tree: dict, prefix: str = ""):
 
 
 def save_config(config, path: str | Path) -> None:
-    """Write the resolved config as YAML."""
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    """Write the resolved config as YAML (atomically)."""
+    write_yaml(to_dict(config), path)

@@ -16,9 +16,6 @@ with the same weights and numbers as an uninterrupted one. ``loss_fn(model, imag
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import random
 import time
@@ -29,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
+from qdsformer.common.results import write_csv, write_json
 from qdsformer.data import BatchLoader, build_dataset
-from qdsformer.models import create_vit, load_checkpoint, save_checkpoint
-from qdsformer.models.checkpoint import CHECKPOINT_NAME, atomic_write_bytes
+from qdsformer.models import CHECKPOINT_NAME, build_vit, load_checkpoint, save_checkpoint
 from qdsformer.train.config import Config, save_config, to_dict
 from qdsformer.train.ddp import DistributedContext, context_from_env
 from qdsformer.train.lock import RunFolderLock
@@ -61,9 +59,7 @@ def seed_everything(seed: int) -> None:
 
 def build_model(config: Config) -> torch.nn.Module:
     """The ViT described by ``config.model`` and ``config.attention``."""
-    overrides = {k: v for k, v in to_dict(config.model).items() if k != "preset"}
-    return create_vit(config.model.preset, attention=config.attention.name,
-                      attention_kwargs=config.attention.kwargs, **overrides)
+    return build_vit(to_dict(config))
 
 
 def build_loaders(config: Config) -> dict[str, BatchLoader]:
@@ -108,7 +104,7 @@ def cross_entropy_loss(model, images, labels):
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, loader: BatchLoader, device=None,
+def evaluate(model: torch.nn.Module, loader: BatchLoader, *, device=None,
              ctx: DistributedContext | None = None) -> dict[str, float]:
     """Mean cross-entropy and accuracy of ``model`` over ``loader``.
 
@@ -153,18 +149,6 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _write_metrics(history: list[dict], path: Path) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS)
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_bytes(path, lambda handle: handle.write(buffer.getvalue().encode()))
-
-
-def _write_json(data: dict, path: Path) -> None:
-    atomic_write_bytes(path, lambda handle: handle.write(json.dumps(data, indent=2).encode()))
 
 
 def fit(
@@ -242,7 +226,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         started = time.perf_counter()
         train_stats = _train_epoch(model, loaders["train"], optimizer, loss_fn, config, epoch,
                                    ctx)
-        val_stats = evaluate(model, loaders["val"], device, ctx)
+        val_stats = evaluate(model, loaders["val"], device=device, ctx=ctx)
         row = {
             "epoch": epoch + 1,
             "lr": optimizer.param_groups[0]["lr"],
@@ -261,12 +245,12 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
                  "scheduler": scheduler.state_dict(), "rng": _rng_state(), "history": history},
                 ckpt_path,
             )
-            _write_metrics(history, run_dir / "metrics.csv")
+            write_csv(history, run_dir / "metrics.csv", fieldnames=METRIC_FIELDS)
         log.info("epoch %d/%d train_acc %.4f val_acc %.4f (%.1fs)", epoch + 1,
                  config.optim.epochs, row["train_acc"], row["val_acc"], row["epoch_seconds"])
         epochs_run += 1
 
-    test_stats = evaluate(model, loaders["test"], device, ctx)
+    test_stats = evaluate(model, loaders["test"], device=device, ctx=ctx)
     summary = {
         "experiment": config.experiment,
         "run_dir": str(run_dir),
@@ -289,7 +273,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         **(extra_summary or {}),
     }
     if ctx.is_main:
-        _write_json(summary, run_dir / "summary.json")
+        write_json(summary, run_dir / "summary.json")
     return summary
 
 
@@ -302,8 +286,6 @@ def _train_epoch(model, loader, optimizer, loss_fn, config, epoch,
     totals = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, count
     bar = None
     if config.run.progress and ctx.is_main:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.optim.epochs}",
                    leave=False, dynamic_ncols=True)
     for step, (images, labels) in enumerate(loader):

@@ -15,7 +15,7 @@ from qdsformer.analysis import (
     effective_rank,
     entropy,
     information_kept,
-    marginal_error,
+    marginal_max_error,
     spearman,
     unique_count,
 )
@@ -28,7 +28,7 @@ UNIFORM = torch.full((5, 5), 1 / 5, dtype=torch.float64)
 def test_permutation_matrix_is_sound_sharp_and_full_rank():
     assert birkhoff_distance(PERMUTATION).item() < 1e-6
     assert entropy(PERMUTATION).item() == 0.0
-    assert marginal_error(PERMUTATION).item() == 0.0
+    assert marginal_max_error(PERMUTATION).item() == 0.0
     assert effective_rank(PERMUTATION).item() == pytest.approx(5.0, abs=1e-9)
 
 
@@ -43,8 +43,8 @@ def test_row_stochastic_2x2_has_distance_one():
     # ||P - X||_F^2 = 4 * (1/2)^2 = 1.
     p = torch.tensor([[1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
     assert birkhoff_distance(p).item() == pytest.approx(1.0, abs=1e-6)
-    assert marginal_error(p, "row").item() == 0.0
-    assert marginal_error(p, "column").item() == 1.0
+    assert marginal_max_error(p, axis="row").item() == 0.0
+    assert marginal_max_error(p, axis="column").item() == 1.0
     assert entropy(p).item() == 0.0
 
 
@@ -70,7 +70,7 @@ def test_metrics_batch_over_leading_dims():
     gen = torch.Generator().manual_seed(0)
     scores = torch.randn(2, 3, 4, 4, generator=gen)  # (B, H, T, T)
     p = torch.softmax(scores, -1)
-    for fn in (birkhoff_distance, entropy, effective_rank, marginal_error):
+    for fn in (birkhoff_distance, entropy, effective_rank, marginal_max_error):
         out = fn(p)
         assert out.shape == (2, 3)
         torch.testing.assert_close(out[1, 2], fn(p[1, 2]).to(out.dtype))
@@ -128,7 +128,7 @@ def test_bad_inputs_name_the_problem():
     with pytest.raises(ValueError, match="square"):
         birkhoff_distance(torch.ones(2, 3))
     with pytest.raises(ValueError, match="axis"):
-        marginal_error(UNIFORM, axis="diagonal")
+        marginal_max_error(UNIFORM, axis="diagonal")
     with pytest.raises(ValueError, match="shape"):
         entropy(torch.ones(3))
     with pytest.raises(ValueError, match="dtype"):
@@ -156,7 +156,7 @@ def test_convex_mixtures_of_permutations_are_sound(n, k, seed):
                          for _ in range(k)])  # (k, n, n)
     p = (weights[:, None, None] * perms).sum(0)  # (n, n)
     assert birkhoff_distance(p).item() < 1e-6
-    assert marginal_error(p).item() < 1e-12
+    assert marginal_max_error(p).item() < 1e-12
     assert 0.0 <= entropy(p).item() <= 1.0 + 1e-12
     assert 1.0 - 1e-9 <= effective_rank(p).item() <= n + 1e-9
     # P + t J (J all ones): its affine projection subtracts exactly t J and lands on P, which

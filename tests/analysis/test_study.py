@@ -82,7 +82,7 @@ def random_temperature_normalizer():
             return torch.softmax(scores / self.temperature, -1)
 
     yield "_test_random_temperature"
-    attention_registry._REGISTRY.pop("_test_random_temperature")
+    attention_registry.NORMALIZERS.remove("_test_random_temperature")
 
 
 def test_parametric_operator_gets_cell_range_over_draws(random_temperature_normalizer):
@@ -136,13 +136,8 @@ def test_analyze_command_reports_bad_input(tmp_path, capsys):
 
 
 def test_scores_from_a_trained_checkpoint(tmp_path):
-    from qdsformer.analysis.cli import checkpoint_scores
-    from qdsformer.models import (
-        attention_maps,
-        build_model_from_checkpoint,
-        create_vit,
-        save_checkpoint,
-    )
+    from qdsformer.apps.analyze import checkpoint_scores
+    from qdsformer.models import attention_maps, create_vit, load_run, save_checkpoint
 
     model = create_vit("qdsformer_digits", attention="softmax", depth=2)
     config = {"model": {"preset": "qdsformer_digits", "depth": 2},
@@ -158,7 +153,7 @@ def test_scores_from_a_trained_checkpoint(tmp_path):
 
     dataset = build_dataset("digits", "test")
     images = torch.stack([dataset[i][0] for i in range(6)])
-    rebuilt, _ = build_model_from_checkpoint(tmp_path)
+    _, rebuilt, _ = load_run(tmp_path)
     rebuilt.eval()
     maps = torch.cat([m[:, 0] for m in attention_maps(rebuilt, images)])  # (12, 5, 5)
     torch.testing.assert_close(torch.softmax(scores, -1), maps)

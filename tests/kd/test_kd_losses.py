@@ -67,8 +67,8 @@ def test_sinkd_matches_pot_sinkhorn2_with_mass_one():
 def test_sinkd_does_not_grow_with_batch_size(cost, debiased):
     """Duplicating the batch duplicates both point clouds: the mass-1 loss is unchanged."""
     s, t = _logits(seed=10), _logits(seed=11)
-    once = sinkd_loss(s, t, cost=cost, debiased=debiased)
-    twice = sinkd_loss(torch.cat([s, s]), torch.cat([t, t]), cost=cost, debiased=debiased)
+    once = sinkd_loss(s, t, cost_fn=cost, debiased=debiased)
+    twice = sinkd_loss(torch.cat([s, s]), torch.cat([t, t]), cost_fn=cost, debiased=debiased)
     torch.testing.assert_close(twice, once, rtol=1e-10, atol=1e-12)
 
 
@@ -83,7 +83,7 @@ def test_sinkd_debiased_is_zero_at_equality_and_plain_form_is_not():
 def test_sinkd_debiased_is_positive_for_different_batches(cost):
     for seed in range(5):
         s, t = _logits(b=9, c=4, seed=20 + seed), _logits(b=9, c=4, seed=40 + seed)
-        assert sinkd_loss(s, t, cost=cost, debiased=True, n_iters=401, epsilon=0.05) > 0
+        assert sinkd_loss(s, t, cost_fn=cost, debiased=True, n_iters=401, epsilon=0.05) > 0
 
 
 @pytest.mark.parametrize("cost", ["l1", "sqeuclidean"])
@@ -96,13 +96,13 @@ def test_sinkd_gradient_descent_moves_student_onto_teacher(cost):
         return (s.softmax(-1) - t.softmax(-1)).abs().sum(-1).mean().item()
 
     first_gap = gap()
-    first_loss = sinkd_loss(s, t, cost=cost, debiased=True, n_iters=41).item()
+    first_loss = sinkd_loss(s, t, cost_fn=cost, debiased=True, n_iters=41).item()
     for _ in range(100):
-        loss = sinkd_loss(s, t, cost=cost, debiased=True, n_iters=41)
+        loss = sinkd_loss(s, t, cost_fn=cost, debiased=True, n_iters=41)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert sinkd_loss(s, t, cost=cost, debiased=True, n_iters=41).item() < 0.05 * first_loss
+    assert sinkd_loss(s, t, cost_fn=cost, debiased=True, n_iters=41).item() < 0.05 * first_loss
     assert gap() < 0.1 * first_gap
 
 
@@ -126,13 +126,13 @@ def _distil(weights, steps=60):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert set(parts) == {k for k, w in (("ce", "alpha"), ("kd", "beta"), ("sinkd", "gamma"))
+    assert set(parts) == {k for k, w in (("ce", "ce_weight"), ("kd", "kd_weight"), ("sinkd", "sinkd_weight"))
                           if weights.get(w, 0)}
     return (totals[0], totals[-1]), (kds[0], kds[-1])
 
 
-@pytest.mark.parametrize("weights", [{"alpha": 0.0, "beta": 1.0},
-                                     {"alpha": 0.5, "beta": 0.5, "gamma": 0.8}])
+@pytest.mark.parametrize("weights", [{"ce_weight": 0.0, "kd_weight": 1.0},
+                                     {"ce_weight": 0.5, "kd_weight": 0.5, "sinkd_weight": 0.8}])
 def test_short_distillation_decreases_the_kd_loss(weights):
     (total0, total1), (kd0, kd1) = _distil(weights)
     assert total1 < 0.5 * total0
@@ -143,7 +143,7 @@ def test_sinkd_alone_matches_the_output_distribution_not_each_sample():
     """SinKD is a distance between the batch's two point clouds, blind to which student output
     belongs to which input: alone it falls while the per-sample KD loss does not (hence the
     paper combines it with KD and CE)."""
-    (total0, total1), (kd0, kd1) = _distil({"alpha": 0.0, "gamma": 1.0})
+    (total0, total1), (kd0, kd1) = _distil({"ce_weight": 0.0, "sinkd_weight": 1.0})
     assert total1 < 0.5 * total0
     assert kd1 > 0.8 * kd0
 
@@ -151,7 +151,7 @@ def test_sinkd_alone_matches_the_output_distribution_not_each_sample():
 def test_combined_loss_is_the_weighted_sum_of_its_parts():
     s, t = _logits(seed=15), _logits(seed=16)
     labels = torch.tensor([0, 1, 2, 3, 4, 0])
-    criterion = DistillationLoss(alpha=0.3, beta=0.7, gamma=0.8, temperature=2.0,
+    criterion = DistillationLoss(ce_weight=0.3, kd_weight=0.7, sinkd_weight=0.8, temperature=2.0,
                                  divergence="js", debiased=True)
     total, parts = criterion(s, t, labels)
     expected = (0.3 * F.cross_entropy(s, labels)
@@ -176,15 +176,15 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="unknown divergence 'kld'"):
         kd_loss(s, t, divergence="kld")
     with pytest.raises(ValueError, match="unknown SinKD cost 'l2'"):
-        sinkd_loss(s, t, cost="l2")
+        sinkd_loss(s, t, cost_fn="l2")
     with pytest.raises(ValueError, match="epsilon must be > 0"):
         sinkd_loss(s, t, epsilon=0.0)
     with pytest.raises(ValueError, match="unknown divergence 'kld'"):
         DistillationLoss(divergence="kld")
-    with pytest.raises(ValueError, match="loss weight beta must be >= 0, got -1"):
-        DistillationLoss(beta=-1)
+    with pytest.raises(ValueError, match="loss weight kd_weight must be >= 0, got -1"):
+        DistillationLoss(kd_weight=-1)
     with pytest.raises(ValueError, match="all loss weights"):
-        DistillationLoss(alpha=0.0)
+        DistillationLoss(ce_weight=0.0)
     with pytest.raises(ValueError, match=r"labels must have shape \(6,\)"):
         DistillationLoss()(s, t, torch.zeros(5, dtype=torch.long))
 

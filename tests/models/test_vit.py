@@ -8,8 +8,8 @@ from qdsformer.models import (
     PRESETS,
     attention_layers,
     attention_maps,
-    build_model_from_checkpoint,
     create_vit,
+    load_run,
     save_checkpoint,
 )
 
@@ -81,7 +81,8 @@ def test_checkpoint_round_trip(tmp_path):
                         "num_heads": None, "mlp_ratio": None},
               "attention": {"name": "sinkhorn", "kwargs": {"n_iters": 5}}}
     save_checkpoint({"config": config, "model": model.state_dict()}, tmp_path / "c.pt")
-    rebuilt, state = build_model_from_checkpoint(tmp_path / "c.pt")
+    loaded_config, rebuilt, state = load_run(tmp_path / "c.pt")
+    assert loaded_config == config and state["config"] == config
     x = torch.randn(2, 1, 8, 8)
     assert torch.equal(model.eval()(x), rebuilt.eval()(x))
     assert rebuilt.blocks[0].attn.normalizer.n_iters == 5

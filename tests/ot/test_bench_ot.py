@@ -19,8 +19,8 @@ def test_bench_ot_tiny(tmp_path, capsys):
     for r in records:
         assert r["median_s"] > 0
         if r["impl"] == "ours":
-            assert r["marginal_error"] < (1e-10 if r["case"].startswith("assignment") else 1e-6)
+            assert r["marginal_l1_error"] < (1e-10 if r["case"].startswith("assignment") else 1e-6)
         if r["impl"] == "sns":
-            assert r["marginal_error"] < 1e-10
+            assert r["marginal_l1_error"] < 1e-10
     assert "time / pot" in capsys.readouterr().out
     assert (tmp_path / "ot.meta.json").exists()

@@ -43,7 +43,7 @@ def test_matches_scipy_qp(n):
 
 def test_output_doubly_stochastic_nonnegative_and_idempotent():
     m = torch.randn(3, 4, 8, 8, dtype=torch.float64) * 2  # arbitrary batch shape
-    x = birkhoff_projection(m, tol=1e-10, max_iters=50_000)
+    x = birkhoff_projection(m, tol=1e-10, max_rounds=50_000)
     assert x.shape == m.shape
     assert (x >= 0).all()
     assert doubly_stochastic_error(x).max() < 1e-9
@@ -69,7 +69,7 @@ def test_kkt_certificate():
     """KKT of the QP: M - X = w with w_ij = u_i + v_j on X's support, and M_ij <= w_ij off it."""
     n = 7
     m = torch.randn(n, n, dtype=torch.float64)
-    x = birkhoff_projection(m, tol=1e-12, max_iters=100_000)
+    x = birkhoff_projection(m, tol=1e-12, max_rounds=100_000)
     support = (x > 1e-9).numpy()
     rows, cols = np.nonzero(support)
     design = np.zeros((len(rows), 2 * n))
@@ -96,7 +96,7 @@ def test_affine_projection_closed_form():
         (torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), {}, "NaN"),
         (torch.ones(3, 3, dtype=torch.int64), {}, "floating"),
         (torch.ones(3, 3), {"tol": 0.0}, "tol"),
-        (torch.ones(3, 3), {"max_iters": 0}, "max_iters"),
+        (torch.ones(3, 3), {"max_rounds": 0}, "max_rounds"),
     ],
 )
 def test_bad_input(bad, kwargs, match):

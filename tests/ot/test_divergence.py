@@ -43,10 +43,10 @@ def test_pairwise_costs():
     x, y, _, _ = _clouds(n=5, m=4, d=3)
     diff = x[:, None, :] - y[None, :, :]
     torch.testing.assert_close(pairwise_cost(x, y), (diff ** 2).sum(-1))
-    torch.testing.assert_close(pairwise_cost(x, y, "euclidean"), diff.norm(dim=-1))
-    torch.testing.assert_close(pairwise_cost(x, y, "l1"), diff.abs().sum(-1))
-    with pytest.raises(ValueError, match="cost must be one of"):
-        pairwise_cost(x, y, "cosine")
+    torch.testing.assert_close(pairwise_cost(x, y, cost_fn="euclidean"), diff.norm(dim=-1))
+    torch.testing.assert_close(pairwise_cost(x, y, cost_fn="l1"), diff.abs().sum(-1))
+    with pytest.raises(ValueError, match="cost_fn must be one of"):
+        pairwise_cost(x, y, cost_fn="cosine")
     with pytest.raises(ValueError, match="dimension"):
         pairwise_cost(x, y[:, :2])
 

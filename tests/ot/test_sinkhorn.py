@@ -28,15 +28,15 @@ def test_plan_matches_pot(method, epsilon):
     np.testing.assert_allclose(res.plan.numpy(), expected, atol=1e-10)
     cost2 = ot.sinkhorn2(a.numpy(), b.numpy(), cost.numpy(), epsilon, method="sinkhorn_log",
                          stopThr=1e-13, numItermax=100_000)
-    assert abs(float(res.cost) - float(cost2)) < 1e-9
+    assert abs(float(res.transport_cost) - float(cost2)) < 1e-9
 
 
 def test_small_epsilon_limit_is_exact_ot():
     cost, a, b = _problem(n=15, m=15, seed=3)
     exact = ot.emd2(a.numpy(), b.numpy(), cost.numpy())
     res = sinkhorn(cost, a, b, epsilon=1e-3, tol=1e-9, epsilon_scaling=0.5)
-    assert 0 <= float(res.cost) - exact < 5e-3  # entropic cost decreases to the exact one
-    assert float(res.marginal_error) < 1e-9
+    assert 0 <= float(res.transport_cost) - exact < 5e-3  # entropic cost decreases to the exact one
+    assert float(res.marginal_l1_error) < 1e-9
 
 
 @pytest.mark.parametrize("method", ["log", "absorb"])
@@ -46,7 +46,7 @@ def test_batched_marginals_met_to_tol(method):
     assert res.plan.shape == (3, 2, 12, 9)
     assert (res.plan.sum(-1) - a).abs().sum(-1).max() < 1e-12  # ends on a row step
     assert (res.plan.sum(-2) - b).abs().sum(-1).max() < 1e-8
-    assert float(res.marginal_error) < 1e-8
+    assert float(res.marginal_l1_error) < 1e-8
     # each batch entry equals the problem solved alone
     single = sinkhorn(cost[1, 0], a, b, epsilon=0.05, tol=1e-12)
     torch.testing.assert_close(res.plan[1, 0], single.plan, atol=1e-8, rtol=0)
@@ -58,7 +58,7 @@ def test_stable_at_small_epsilon_float32(method):
     res = sinkhorn(cost, epsilon=1e-3, tol=1e-4, n_iters=20_000, method=method,
                    epsilon_scaling=0.7)
     assert torch.isfinite(res.plan).all() and torch.isfinite(res.f).all()
-    assert float(res.marginal_error) < 1e-4
+    assert float(res.marginal_l1_error) < 1e-4
 
 
 def test_epsilon_scaling_reaches_same_plan():
@@ -75,7 +75,7 @@ def test_value_is_primal_objective():
     res = sinkhorn(cost, a, b, epsilon=eps, tol=1e-13)
     p = res.plan
     kl = (p * torch.log(p / (a[:, None] * b[None, :]))).sum() - p.sum() + 1
-    torch.testing.assert_close(res.value, res.cost + eps * kl, atol=1e-10, rtol=0)
+    torch.testing.assert_close(res.value, res.transport_cost + eps * kl, atol=1e-10, rtol=0)
 
 
 def test_one_iteration_is_softmax_and_odd_counts_end_on_rows():
@@ -98,7 +98,7 @@ def test_property_one_iteration_softmax(t, eps):
 def _grad_loss(cost, a, b, grad, method="log"):
     weights = torch.linspace(-1, 1, cost.numel(), dtype=cost.dtype).reshape(cost.shape)
     res = sinkhorn(cost, a, b, epsilon=0.1, tol=1e-13, grad=grad, method=method)
-    return (res.plan * weights).sum() + res.cost.sum() + res.value.sum()
+    return (res.plan * weights).sum() + res.transport_cost.sum() + res.value.sum()
 
 
 def test_gradient_modes_agree_and_match_finite_differences():
@@ -145,8 +145,8 @@ def test_implicit_gradient_graph_does_not_grow_with_iterations():
         ({"b": torch.ones(2) / 2}, "entries"),
         ({"epsilon": 0.0}, "epsilon"),
         ({"epsilon": -1.0}, "epsilon"),
-        ({"cost": torch.tensor([[0.0, float("nan")], [1.0, 0.0]])}, "NaN"),
-        ({"cost": torch.ones(3)}, "shape"),
+        ({"cost_matrix": torch.tensor([[0.0, float("nan")], [1.0, 0.0]])}, "NaN"),
+        ({"cost_matrix": torch.ones(3)}, "shape"),
         ({"a": torch.ones(3), "b": torch.ones(3) / 3}, "mass"),
         ({"n_iters": None, "tol": None}, "n_iters"),
         ({"method": "fast"}, "method"),
@@ -155,7 +155,7 @@ def test_implicit_gradient_graph_does_not_grow_with_iterations():
     ],
 )
 def test_bad_input(kwargs, match):
-    args = {"cost": torch.rand(3, 3), "n_iters": 5} | kwargs
+    args = {"cost_matrix": torch.rand(3, 3), "n_iters": 5} | kwargs
     with pytest.raises(ValueError, match=match):
         sinkhorn(**args)
 
@@ -179,7 +179,7 @@ def test_absorb_recovers_from_underflow_like_log_domain(monkeypatch):
     absorb = sinkhorn(cost, epsilon=1e-3, tol=1e-4, n_iters=20_000, method="absorb")
     log = sinkhorn(cost, epsilon=1e-3, tol=1e-4, n_iters=20_000, method="log")
     assert any(underflow for underflow, _ in flags)  # the fallback ran
-    assert torch.isfinite(absorb.plan).all() and float(absorb.marginal_error) < 1e-4
+    assert torch.isfinite(absorb.plan).all() and float(absorb.marginal_l1_error) < 1e-4
     torch.testing.assert_close(absorb.plan, log.plan, atol=5e-5, rtol=0)
 
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from qdsformer.bench.simulator import naive_unitary, saved_tensor_bytes
 from qdsformer.quantum import apply_blocks, dsm_from_unitary, get_ansatz, simulator
+from qdsformer.quantum.reference import naive_unitary, saved_tensor_bytes
 
 
 def _angles(ansatz, *batch, dtype=torch.float64):

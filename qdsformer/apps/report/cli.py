@@ -11,8 +11,6 @@ units of our std. Writes ``report.md``, ``cells.csv``, ``paper_<table>.csv`` and
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from pathlib import Path
 
 from qdsformer.apps.report.aggregate import aggregate
@@ -20,7 +18,7 @@ from qdsformer.apps.report.collect import collect_runs
 from qdsformer.apps.report.figures import curves_figure, depth_figure
 from qdsformer.apps.report.paper import available_tables, compare_to_paper, load_paper_table
 from qdsformer.apps.report.render import cell_rows, cells_markdown, pivot_markdown
-from qdsformer.models.checkpoint import atomic_write_bytes
+from qdsformer.common.results import atomic_write_text, write_csv
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,19 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-figures", action="store_true", help="tables only")
 
 
-def _write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, lambda handle: handle.write(text.encode()))
-
-
-def _csv_text(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def run(args: argparse.Namespace) -> int:
     groups = aggregate(collect_runs(args.dirs))
     if not groups:
@@ -56,18 +41,19 @@ def run(args: argparse.Namespace) -> int:
     sections = [f"# Report: {', '.join(args.dirs)}",
                 "Accuracies in %, mean ± sample std (ddof 1) over the finished seeds of each cell; "
                 "n counts finished seeds.", "", cells_markdown(groups)]
-    _write_text(out / "cells.csv", _csv_text(cell_rows(groups)))
+    write_csv(cell_rows(groups), out / "cells.csv")
     for name in args.paper:
         table = load_paper_table(name)
         metric = args.metric or table.metric
-        compared = compare_to_paper(groups, table, metric)
+        compared = compare_to_paper(groups, table, metric=metric)
         paper = {(tuple(str(v) for v in e["row"]), str(e["column"])): (e["mean"], e.get("std"))
                  for e in table.entries}
         sections += ["", f"## Beside {table.title}",
                      f"Ours: `{metric}` in %, mean ± std (n seeds); paper: its reported value; "
                      "Δ: (ours - paper) in units of our std.", "",
-                     pivot_markdown(groups, table.row_keys, table.column_key, metric, paper)]
-        _write_text(out / f"paper_{table.name}.csv", _csv_text(compared))
+                     pivot_markdown(groups, table.row_keys, table.column_key, metric, paper=paper)]
+        if compared:
+            write_csv(compared, out / f"paper_{table.name}.csv")
         if not args.no_figures and table.column_key.endswith("n_layers") and compared:
             rows = {r["row"] for r in compared}
             for row in sorted(rows):
@@ -76,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                 picked = [g for g in groups if g.n and " / ".join(
                     str(g.config_value(k)) for k in table.row_keys) == row]
                 fig = depth_figure(picked, table.column_key, metric,
-                                   out / f"depth_{row.replace(' / ', '_')}.png", curve,
+                                   out / f"depth_{row.replace(' / ', '_')}.png", paper=curve,
                                    title=f"{row}: {metric} by circuit layers")
                 sections += ["", f"![depth curve]({fig.name})"]
     if not args.no_figures:
@@ -88,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                                 title=f"{sweep}: validation accuracy")
             sections += ["", f"![{sweep} curves]({fig.name})"]
     text = "\n".join(sections) + "\n"
-    _write_text(out / "report.md", text)
+    atomic_write_text(out / "report.md", text)
     print(text)
     print(f"report: {out}")
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from qdsformer.apps.report.aggregate import Group
 from qdsformer.apps.report.paper import pooled_stat
+from qdsformer.common.results import save_figure
 
 
 def _figure(width: float = 6.0, height: float = 4.0):
@@ -19,7 +20,7 @@ def _figure(width: float = 6.0, height: float = 4.0):
     return fig, fig.add_subplot()
 
 
-def curves_figure(groups: list[Group], path: str | Path, title: str = "") -> Path:
+def curves_figure(groups: list[Group], path: str | Path, *, title: str = "") -> Path:
     """Validation accuracy (%) per epoch: one line (mean) and band (± std) per group."""
     fig, ax = _figure()
     for g in groups:
@@ -36,12 +37,10 @@ def curves_figure(groups: list[Group], path: str | Path, title: str = "") -> Pat
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path)
 
 
-def depth_figure(groups: list[Group], depth_key: str, metric: str, path: str | Path,
+def depth_figure(groups: list[Group], depth_key: str, metric: str, path: str | Path, *,
                  paper: dict[float, float] | None = None, title: str = "") -> Path:
     """``metric`` (%) against the numeric config value ``depth_key`` (e.g. circuit layers),
     mean ± std over seeds, with the paper's curve when given (``{depth: percent}``)."""
@@ -64,6 +63,4 @@ def depth_figure(groups: list[Group], depth_key: str, metric: str, path: str | P
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path)

@@ -68,7 +68,7 @@ def pooled_stat(groups: list[Group], metric: str) -> tuple[float, float | None, 
     return mean, std, len(values)
 
 
-def compare_to_paper(groups: list[Group], table: PaperTable, metric: str | None = None
+def compare_to_paper(groups: list[Group], table: PaperTable, *, metric: str | None = None
                      ) -> list[dict]:
     """One row per paper entry that our runs cover: ours, the paper's, and the gap.
 

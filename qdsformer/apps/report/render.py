@@ -24,9 +24,9 @@ def cell_rows(groups: list[Group]) -> list[dict]:
             stat = g.stat(field) if g.n else None
             row[f"{field}_mean"] = None if stat is None else stat[0]
             row[f"{field}_std"] = None if stat is None else stat[1]
-        if g.n:
-            best, best_std = g.best_epoch()
-            row.update(best_epoch_mean=best, best_epoch_std=best_std, final_epoch=g.final_epoch())
+        best, best_std = g.best_epoch() if g.n else (None, None)
+        row.update(best_epoch_mean=best, best_epoch_std=best_std,
+                   final_epoch=g.final_epoch() if g.n else None)
         rows.append(row)
     return rows
 
@@ -48,7 +48,7 @@ def cells_markdown(groups: list[Group]) -> str:
     return "\n".join(lines)
 
 
-def pivot_markdown(groups: list[Group], row_keys, column_key: str, metric: str,
+def pivot_markdown(groups: list[Group], row_keys, column_key: str, metric: str, *,
                    paper: dict | None = None) -> str:
     """``metric`` (%) in a rows x columns orientation; paper values beside ours when given.
 

@@ -17,6 +17,7 @@ import sys
 import time
 
 from qdsformer.apps.sweep.local import CellResult, run_local
+from qdsformer.apps.sweep.slurm import run_submitit
 from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status, expand, load_sweep
 from qdsformer.train.lock import is_locked
 
@@ -64,7 +65,7 @@ def _remaining_epochs(cell: Cell) -> int:
     return max(cell.config.optim.epochs - done, 0)
 
 
-def dry_run(cells: list[Cell], out=None) -> None:
+def dry_run(cells: list[Cell], *, out=None) -> None:
     """Print one line per cell: label, state, epochs left, estimated seconds; then totals."""
     out = out or sys.stdout
     total, unknown = 0.0, 0
@@ -134,8 +135,6 @@ def run(args: argparse.Namespace) -> int:
         dry_run(cells)
         return 0
     if args.launcher == "submitit":
-        from qdsformer.apps.sweep.slurm import run_submitit
-
         results = run_submitit(plan, cluster=args.cluster, parameters=args.slurm,
                                wait=not args.no_wait)
         if args.no_wait:
@@ -147,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     return report_results(results)
 
 
-def report_results(results: list[CellResult], out=None) -> int:
+def report_results(results: list[CellResult], *, out=None) -> int:
     """Print the final summary; 0 when every cell has finished, else 1."""
     out = out or sys.stdout
     counts: dict[str, int] = {}

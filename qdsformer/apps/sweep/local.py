@@ -52,7 +52,7 @@ def train_command(spec: SweepSpec, cell: Cell) -> list[str]:
     return argv + ["--run-dir", str(cell.run_dir)]
 
 
-def worker_env(worker: int, jobs: int, cuda_devices: int, cores: int | None = None) -> dict:
+def worker_env(worker: int, jobs: int, cuda_devices: int, *, cores: int | None = None) -> dict:
     """Environment of worker ``worker`` of ``jobs``: its share of threads and its GPU."""
     cores = cores or os.cpu_count() or 1
     threads = str(max(1, cores // max(jobs, 1)))
@@ -62,7 +62,7 @@ def worker_env(worker: int, jobs: int, cuda_devices: int, cores: int | None = No
     return env
 
 
-def run_cell(spec: SweepSpec, cell: Cell, env: dict | None = None) -> CellResult:
+def run_cell(spec: SweepSpec, cell: Cell, *, env: dict | None = None) -> CellResult:
     """Run one cell to the end in a child process; never raises for the cell's own failure.
 
     The cell's run lock is taken here, before the child starts, and handed down to it, so two
@@ -102,7 +102,7 @@ def cuda_device_count() -> int:
         return 0
 
 
-def run_local(plan: list[tuple[SweepSpec, Cell]], jobs: int = 1,
+def run_local(plan: list[tuple[SweepSpec, Cell]], *, jobs: int = 1,
               on_done=None) -> list[CellResult]:
     """Run the ``(sweep, cell)`` pairs of ``plan`` with ``jobs`` workers, in plan order.
 
@@ -125,7 +125,7 @@ def run_local(plan: list[tuple[SweepSpec, Cell]], jobs: int = 1,
                 index, (spec, cell) = todo.get_nowait()
             except queue.Empty:
                 return
-            result = run_cell(spec, cell, env)
+            result = run_cell(spec, cell, env=env)
             results[index] = result
             if on_done is not None:
                 on_done(result)

@@ -11,24 +11,17 @@ system the compute nodes share. Parameters are submitit's (``timeout_min``, ``gp
 
 from __future__ import annotations
 
-import yaml
-
 from qdsformer.apps.sweep.local import CellResult, run_cell
 from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status
+from qdsformer.common.settings import parse_assignment
 
 
 def parse_parameters(assignments: list[str]) -> dict:
-    """``["timeout_min=600", "slurm_partition=gpu"]`` -> a dict (values read as YAML)."""
-    parameters = {}
-    for assignment in assignments:
-        key, sep, raw = assignment.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--slurm {assignment!r} must look like key=value")
-        parameters[key.strip()] = yaml.safe_load(raw)
-    return parameters
+    """``["timeout_min=600", "slurm_partition=gpu"]`` -> a dict (the settings value syntax)."""
+    return dict(parse_assignment(assignment) for assignment in assignments)
 
 
-def run_submitit(plan: list[tuple[SweepSpec, Cell]], cluster: str | None = None,
+def run_submitit(plan: list[tuple[SweepSpec, Cell]], *, cluster: str | None = None,
                  parameters: list[str] = (), wait: bool = True) -> list[CellResult]:
     """Submit one job per unfinished cell of ``plan``; with ``wait``, collect their results.
 

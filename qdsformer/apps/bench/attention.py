@@ -1,0 +1,84 @@
+"""Attention normalisers: forward+backward time of each against softmax on the same scores.
+
+Cases: B=100, H in {1, 4}, T in {8, 16, 64} (configurable). Prints the ratio of each
+normaliser's median time to softmax's and writes ``--json`` records (case, impl, median_s).
+Normalisers are given as ``name`` or ``name:key=value,...``; by default every registered one
+with its defaults, except ``qontot`` at the paper's depth (16 layers, 4 auxiliary qubits) AND a
+light circuit, since its cost grows with the circuit (``qdsformer bench simulator`` times the
+circuit simulator itself). A normaliser that cannot take a size (qontot beyond its qubit
+budget) is skipped for that case with a log line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import torch
+
+from qdsformer.apps.bench.harness import (
+    Record,
+    environment,
+    limit_threads,
+    median_time,
+    ratio_table,
+    write_json,
+)
+from qdsformer.attention import list_normalizers, parse_setting
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--heads", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--tokens", type=int, nargs="+", default=[8, 16, 64])
+    parser.add_argument("--normalizers", nargs="+", default=None, metavar="NAME[:K=V,...]",
+                        help="normalisers to time, e.g. sinkhorn:n_iters=21 (default: every "
+                             "registered one; qontot also as qontot:n_layers=4,n_aux_qubits=1)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", default="results/bench/attention.json", help="output path")
+
+
+def _forward_backward(norm: torch.nn.Module, scores: torch.Tensor, upstream: torch.Tensor):
+    def step():
+        s = scores.detach().requires_grad_(True)
+        (norm(s) * upstream).sum().backward()
+
+    return step
+
+
+def _default_specs() -> list[str]:
+    specs = list_normalizers()
+    if "qontot" in specs:
+        specs.append("qontot:n_layers=4,n_aux_qubits=1")  # the embedded default
+    return specs
+
+
+def run(args: argparse.Namespace) -> int:
+    limit_threads(args.threads)
+    settings = [parse_setting(spec) for spec in (args.normalizers or _default_specs())]
+    if all(s.operator != "softmax" or s.kwargs for s in settings):
+        settings.insert(0, parse_setting("softmax"))
+    gen = torch.Generator().manual_seed(0)
+    records: list[Record] = []
+    for heads in args.heads:
+        for t in args.tokens:
+            case = f"B{args.batch}_H{heads}_T{t}"
+            scores = torch.randn(args.batch, heads, t, t, generator=gen)  # (B, H, T, T)
+            upstream = torch.randn(args.batch, heads, t, t, generator=gen)
+            for setting in settings:
+                try:
+                    norm = setting.create(seed=0)
+                    norm(scores[:1])  # fails fast on unsupported sizes
+                except ValueError as err:
+                    log.warning("skip %s on %s: %s", setting.label, case, err)
+                    continue
+                seconds = median_time(_forward_backward(norm, scores, upstream), args.repeats)
+                records.append(Record(case, setting.label, seconds))
+                log.info("%s %s %.2e s", case, setting.label, seconds)
+    print(ratio_table(records, baseline="softmax"))
+    path = write_json(records, args.json, meta=environment() | {"suite": "attention"})
+    print(f"wrote {path}")
+    return 0

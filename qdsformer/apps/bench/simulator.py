@@ -1,0 +1,285 @@
+"""Quantum circuit simulators: our torch simulator vs PennyLane default.qubit vs Qiskit Aer.
+
+On identical circuits (``qdsformer.quantum.get_ansatz``) and angles, for ``--matrices``
+(B*H) circuits per case, q in ``--qubits`` and L in ``--layers``, each framework computes
+W = |V|^2 (the 2^q x 2^q probability matrix the QontOT readout block-sums):
+
+- ``ours``: ``ansatz.unitary`` on the whole batch, forward (``ours_fwd``) and forward +
+  backward of sum(W * R) to the angles (``ours``).
+- ``pennylane``: ``default.qubit``, torch interface, backprop, parameter broadcasting over
+  (matrix, input basis state) pairs; ``qml.probs`` gives W column by column; forward +
+  backward. The slow frameworks are timed on ``--subset`` (PennyLane) / ``--aer-subset``
+  circuits and scaled linearly to the full batch (``extra.timed_matrices``,
+  ``extra.scaled_by``).
+- ``aer``: ``AerSimulator(method="unitary")``, one thread, precision matching ours (single
+  for float32), forward only (Aer has no gradients); circuits are bound and run per call.
+
+Each record's ``extra.max_abs_diff_to_ours`` checks the frameworks agree on W. Ratios print
+as time / ours; ``ours_fwd`` is the like-for-like baseline for ``aer``.
+
+Memory: bytes saved for backward (via ``torch.autograd.graph.saved_tensors_hooks``, unique
+storages) of angles -> P at ``--memory-layers`` (default 4 and 16) for ours, with a naive
+gate-by-gate autograd simulator as the reference that keeps every intermediate state.
+
+Training step: one Adam step (forward, backward, update) of the fmnist_qontot ViT
+(``qdsformer_fmnist``, depth 2, q_a = 4, 16 layers, batch 100) against the same ViT with
+softmax.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import torch
+
+from qdsformer.apps.bench.harness import (
+    Record,
+    environment,
+    limit_threads,
+    median_time,
+    ratio_table,
+    write_json,
+)
+from qdsformer.models import create_vit
+from qdsformer.quantum import dsm_from_probs, get_ansatz
+from qdsformer.quantum.reference import naive_unitary, saved_tensor_bytes
+
+log = logging.getLogger(__name__)
+
+FRAMEWORKS = ("ours", "pennylane", "aer")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--matrices", type=int, default=200, help="circuits per case (B*H)")
+    parser.add_argument("--qubits", type=int, nargs="+", default=[3, 5, 7])
+    parser.add_argument("--layers", type=int, nargs="+", default=[1, 8, 16])
+    parser.add_argument("--ansatz", default="simple")
+    parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS),
+                        choices=FRAMEWORKS)
+    parser.add_argument("--subset", type=int, default=4,
+                        help="circuits actually timed for PennyLane (scaled linearly)")
+    parser.add_argument("--aer-subset", type=int, default=20,
+                        help="circuits actually timed for Aer (scaled linearly)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory-layers", type=int, nargs="*", default=[4, 16],
+                        help="depths for the saved-for-backward memory comparison ([] skips)")
+    parser.add_argument("--memory-qubits", type=int, default=7)
+    parser.add_argument("--memory-matrices", type=int, default=20,
+                        help="circuits in the memory comparison (the naive reference keeps "
+                             "every state: 96 x 2.6 MB at q=7, 16 layers, 20 circuits)")
+    parser.add_argument("--train-step", action=argparse.BooleanOptionalAction, default=True,
+                        help="time one fmnist_qontot ViT training step vs softmax")
+    parser.add_argument("--device", default="cpu", help="device for our simulator")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", default="results/bench/simulator.json", help="output path")
+
+
+# ------------------------------------------------------------------------ frameworks
+def _probs(unitary: torch.Tensor) -> torch.Tensor:
+    return unitary.real.square() + unitary.imag.square()  # (..., D, D) |V|^2
+
+
+def _ours(ansatz, angles, upstream, backward: bool):
+    def step():
+        x = angles.detach().requires_grad_(backward)
+        w = _probs(ansatz.unitary(x))  # (N, D, D)
+        if backward:
+            (w * upstream).sum().backward()
+        return w
+
+    return step
+
+
+def _pennylane(ansatz, angles, upstream):
+    """PennyLane default.qubit: broadcast over (circuit, input basis state) pairs."""
+    import pennylane as qml
+
+    q, dim = ansatz.n_qubits, 1 << ansatz.n_qubits
+    n = angles.shape[0]
+    device = qml.device("default.qubit", wires=q)
+
+    @qml.qnode(device, interface="torch", diff_method="backprop")
+    def columns(states, phi):
+        qml.StatePrep(states, wires=range(q))
+        ansatz.to_pennylane(phi)  # queued as created
+        return qml.probs(wires=range(q))
+
+    ctype = torch.complex128 if angles.dtype == torch.float64 else torch.complex64
+    basis = torch.eye(dim, dtype=ctype).repeat(n, 1)  # (n*D, D): row n*D + j = |j>
+
+    def step():
+        x = angles.detach().requires_grad_(True)
+        probs = columns(basis, x.repeat_interleave(dim, 0))  # (n*D, D): [n*D+j, i] = W[i, j]
+        w = probs.reshape(n, dim, dim).transpose(-1, -2)  # (n, D, D)
+        (w * upstream).sum().backward()
+        return w.detach()
+
+    return step
+
+
+def _aer(ansatz, angles):
+    """Qiskit Aer unitary method, one thread, forward only."""
+    import numpy as np
+    from qiskit_aer import AerSimulator
+
+    precision = "double" if angles.dtype == torch.float64 else "single"
+    simulator = AerSimulator(method="unitary", precision=precision, max_parallel_threads=1,
+                             max_parallel_experiments=1)
+    template = ansatz.to_qiskit(None)
+    values = angles.detach().cpu().double().numpy()
+
+    def step():
+        circuits = []
+        for row in values:
+            circuit = template.assign_parameters(row)
+            circuit.save_unitary()
+            circuits.append(circuit)
+        result = simulator.run(circuits).result()
+        unitaries = np.stack([np.asarray(result.get_unitary(i)) for i in range(len(circuits))])
+        return torch.as_tensor(np.abs(unitaries) ** 2)  # (n, D, D)
+
+    return step
+
+
+def _timing_cases(args, gen: torch.Generator) -> list[Record]:
+    records: list[Record] = []
+    for q in args.qubits:
+        for layers in args.layers:
+            ansatz = get_ansatz(args.ansatz, q, layers)
+            case = f"q{q}_L{layers}_N{args.matrices}"
+            dim = 1 << q
+            angles = torch.rand(args.matrices, ansatz.n_params, generator=gen) * 2 - 1
+            upstream = torch.randn(dim, dim, generator=gen)  # (D, D)
+            info = {"n_qubits": q, "n_layers": layers, "n_params": ansatz.n_params,
+                    "matrices": args.matrices, "ansatz": args.ansatz, "dtype": "complex64"}
+            reference = None
+            if "ours" in args.frameworks:
+                dev_angles = angles.to(args.device)
+                dev_up = upstream.to(args.device)
+                fwd = median_time(_ours(ansatz, dev_angles, dev_up, False), args.repeats)
+                both = median_time(_ours(ansatz, dev_angles, dev_up, True), args.repeats)
+                records.append(Record(case, "ours", both, info | {"pass": "forward+backward",
+                                                                  "device": args.device}))
+                records.append(Record(case, "ours_fwd", fwd, info | {"pass": "forward",
+                                                                     "device": args.device}))
+                n_ref = max(args.subset, args.aer_subset)
+                reference = _ours(ansatz, angles[:n_ref], upstream, False)()
+            for name in ("pennylane", "aer"):
+                if name not in args.frameworks:
+                    continue
+                n_sub = min(args.subset if name == "pennylane" else args.aer_subset,
+                            args.matrices)
+                scale = args.matrices / n_sub
+                if name == "pennylane":
+                    step = _pennylane(ansatz, angles[:n_sub], upstream)
+                else:
+                    step = _aer(ansatz, angles[:n_sub])
+                seconds = median_time(step, args.repeats) * scale
+                extra = info | {"pass": "forward+backward" if name == "pennylane" else "forward",
+                                "timed_matrices": n_sub, "scaled_by": scale,
+                                "note": f"timed on {n_sub} circuits, scaled linearly to "
+                                        f"{args.matrices}"}
+                if reference is not None:
+                    diff = (step().to(reference.dtype) - reference[:n_sub]).abs().max()
+                    extra["max_abs_diff_to_ours"] = float(diff)
+                records.append(Record(case, name, seconds, extra))
+                log.info("%s %s %.3g s", case, name, seconds)
+    return records
+
+
+def _memory_records(args, gen: torch.Generator) -> list[Record]:
+    records: list[Record] = []
+    q, q_d = args.memory_qubits, min(3, args.memory_qubits)
+    for impl, simulate in (("ours", lambda a, x: a.unitary(x)), ("naive_autograd", naive_unitary)):
+        for layers in args.memory_layers:
+            ansatz = get_ansatz(args.ansatz, q, layers)
+            angles = torch.rand(args.memory_matrices, ansatz.n_params, generator=gen) * 2 - 1
+            angles = angles.to(args.device).requires_grad_(True)
+            cuda = angles.device.type == "cuda"
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+                base = torch.cuda.memory_allocated()
+            saved, p = saved_tensor_bytes(
+                lambda a=ansatz, x=angles, f=simulate: dsm_from_probs(_probs(f(a, x)), q_d))
+            p.sum().backward()
+            extra = {"saved_bytes": saved, "n_layers": layers, "n_qubits": q,
+                     "what": "bytes saved for backward, angles -> P"}
+            if cuda:  # the real peak of forward + backward, above what was allocated before
+                torch.cuda.synchronize()
+                extra["cuda_peak_bytes"] = torch.cuda.max_memory_allocated() - base
+            records.append(Record(f"memory_q{q}_L{layers}_N{args.memory_matrices}", impl, 0.0,
+                                  extra))
+            log.info("memory %s L=%d: %.1f MB saved", impl, layers, saved / 2**20)
+    return records
+
+
+def _train_step_records(args) -> list[Record]:
+    records: list[Record] = []
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randn(100, 1, 28, 28, generator=gen).to(args.device)
+    labels = torch.randint(0, 10, (100,), generator=gen).to(args.device)
+    for name, kwargs in (("softmax", None), ("qontot", {"n_aux_qubits": 4, "n_layers": 16})):
+        torch.manual_seed(0)
+        model = create_vit("qdsformer_fmnist", attention=name, attention_kwargs=kwargs,
+                           depth=2).to(args.device)
+        optim = torch.optim.Adam(model.parameters(), lr=5e-4)
+
+        def step(model=model, optim=optim):
+            optim.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(images), labels)
+            loss.backward()
+            optim.step()
+
+        seconds = median_time(step, args.repeats)
+        records.append(Record("train_step_fmnist_B100_depth2", name, seconds,
+                              {"attention_kwargs": kwargs, "batch": 100, "device": args.device}))
+        log.info("train step %s %.3g s", name, seconds)
+    return records
+
+
+def _print_targets(records: list[Record]) -> None:
+    """Speed-ups of the deepest, widest case against the issue's targets."""
+    last = max(records, key=lambda r: (r.extra["n_qubits"], r.extra["n_layers"])).case
+    times = {r.impl: r.median_s for r in records if r.case == last}
+    for slow, fast, target in (("pennylane", "ours", 50), ("aer", "ours_fwd", 20)):
+        if slow in times and fast in times:
+            print(f"{last}: {slow} / {fast} = {times[slow] / times[fast]:.1f}x "
+                  f"(target >= {target}x)")
+
+
+def run(args: argparse.Namespace) -> int:
+    limit_threads(args.threads)
+    logging.getLogger("qiskit").setLevel(logging.WARNING)  # per-pass INFO lines otherwise
+    for flag in ("matrices", "subset", "aer_subset", "memory_matrices", "repeats"):
+        if getattr(args, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    gen = torch.Generator().manual_seed(0)
+    records = _timing_cases(args, gen)
+    if records:
+        print(ratio_table(records, baseline="ours"))
+        _print_targets(records)
+    memory = _memory_records(args, gen) if args.memory_layers else []
+    for impl in dict.fromkeys(r.impl for r in memory):
+        rows = sorted((r for r in memory if r.impl == impl), key=lambda r: r.extra["n_layers"])
+        sizes = ", ".join(f"L={r.extra['n_layers']}: {r.extra['saved_bytes'] / 2**20:.1f} MB"
+                          for r in rows)
+        ratio = rows[-1].extra["saved_bytes"] / max(rows[0].extra["saved_bytes"], 1)
+        print(f"saved for backward, {impl}: {sizes} (ratio {ratio:.2f})")
+        if "cuda_peak_bytes" in rows[0].extra:
+            peaks = [r.extra["cuda_peak_bytes"] for r in rows]
+            print(f"CUDA peak, {impl}: " + ", ".join(f"{b / 2**20:.1f} MB" for b in peaks)
+                  + f" (ratio {peaks[-1] / max(peaks[0], 1):.2f})")
+    train = _train_step_records(args) if args.train_step else []
+    if train:
+        print(ratio_table(train, baseline="softmax"))
+    meta = environment() | {"suite": "simulator", "subset": args.subset,
+                            "aer_subset": args.aer_subset,
+                            "scaling": "pennylane and aer timed on a subset of the circuits "
+                                       "(--subset, --aer-subset), times multiplied by "
+                                       "matrices / subset"}
+    path = write_json(records + memory + train, args.json, meta=meta)
+    print(f"wrote {path}")
+    return 0
+

@@ -1,0 +1,97 @@
+"""Results I/O: atomic writes of JSON, CSV, YAML and bytes, and a backend-neutral figure saver.
+
+Every file the package writes under ``results/`` goes through here. A write goes to a
+temporary file beside the target and is renamed over it (atomic on POSIX), so a crash or a
+kill mid-write leaves the previous file intact and readers never see half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import yaml
+
+
+def atomic_write_bytes(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    Parent folders are created. Returns ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write ``text`` (UTF-8) to ``path``."""
+    data = text.encode()
+    return atomic_write_bytes(path, lambda handle: handle.write(data))
+
+
+def write_json(data: Any, path: str | os.PathLike, *, indent: int = 2) -> Path:
+    """Atomically write ``data`` as JSON; values JSON does not know are written with ``str``."""
+    return atomic_write_text(path, json.dumps(data, indent=indent, default=str) + "\n")
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike, *,
+              fieldnames: Sequence[str] | None = None) -> Path:
+    """Atomically write dict ``rows`` as CSV with a header.
+
+    Args:
+        rows: one mapping per row.
+        path: the file to write.
+        fieldnames: the columns, in order (default: the keys of the first row). A row with a
+            key outside them raises ValueError.
+    """
+    rows = list(rows)
+    if fieldnames is None:
+        if not rows:
+            raise ValueError(f"no rows to write to {path} and no fieldnames given")
+        fieldnames = list(rows[0])
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fieldnames), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(path, buffer.getvalue())
+
+
+def write_yaml(data: Any, path: str | os.PathLike) -> Path:
+    """Atomically write ``data`` (plain dicts, lists, scalars) as YAML, keys in insertion order."""
+    return atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+
+
+def save_figure(figure, path: str | os.PathLike, *, dpi: int = 120, close: bool = False,
+                **savefig_kwargs: Any) -> Path:
+    """Save a matplotlib ``figure`` to ``path`` (parent folders created), atomically.
+
+    Never calls ``matplotlib.use``: the backend is the caller's (a notebook keeps its inline
+    backend). ``close=True`` closes the figure afterwards (scripts drawing many figures).
+    The format follows the file suffix.
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or None
+    atomic_write_bytes(path, lambda handle: figure.savefig(handle, dpi=dpi, format=fmt,
+                                                           **savefig_kwargs))
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+    return path
