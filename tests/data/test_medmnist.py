@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from qdsformer.data import build_dataset, list_datasets
-from qdsformer.data import medmnist_sets
+from qdsformer.data import build_dataset, list_datasets, medmnist_sets
 from qdsformer.data.datasets import dataset_num_classes
 from qdsformer.data.medmnist_sets import (
     MEDMNIST_CLASSES,
