@@ -117,9 +117,13 @@ def compose_canvas(mnist_images: np.ndarray, fashion_images: np.ndarray,
 def colorize(canvas: np.ndarray, colors: np.ndarray) -> np.ndarray:
     """RGB float32 images (N, 3, 56, 56): ``canvas / 255`` times each quadrant's colour vector."""
     grey = canvas.astype(np.float32) / np.float32(255.0)  # (N, 56, 56)
-    grid = colors.reshape(-1, 2, 2, 3).transpose(0, 3, 1, 2)  # (N, 3, 2, 2)
-    per_pixel = np.repeat(np.repeat(grid, SIDE, axis=2), SIDE, axis=3)  # (N, 3, 56, 56)
-    return grey[:, None] * per_pixel.astype(np.float32)  # (N, 3, 56, 56)
+    colors = colors.astype(np.float32)
+    out = np.empty((canvas.shape[0], 3, 2 * SIDE, 2 * SIDE), dtype=np.float32)  # (N, 3, 56, 56)
+    for quadrant in range(4):  # one block at a time: no (N, 3, 56, 56) temporaries
+        rows = slice((quadrant // 2) * SIDE, (quadrant // 2 + 1) * SIDE)
+        cols = slice((quadrant % 2) * SIDE, (quadrant % 2 + 1) * SIDE)
+        out[:, :, rows, cols] = grey[:, None, rows, cols] * colors[:, quadrant, :, None, None]
+    return out
 
 
 def default_cache_dir(root: str | Path | None) -> Path:
