@@ -209,8 +209,8 @@ def _idx_arrays(name: str, split: str, root, download: bool) -> tuple[np.ndarray
     images = read_idx(files[0])  # (N, 28, 28) uint8
     labels = read_idx(files[1]).astype(np.int64)  # (N,)
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{files[0]} ({images.shape}) and {files[1]} ({labels.shape}) do not "
-                         f"hold matching (N, 28, 28) images and (N,) labels")
+        raise ValueError(f"{files[0]} (shape {images.shape}) and {files[1]} (shape "
+                         f"{labels.shape}) do not hold matching (N, 28, 28) images and (N,) labels")
     if split != "test":
         order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
         idx = order[MNIST_VAL_SIZE:] if split == "train" else order[:MNIST_VAL_SIZE]
