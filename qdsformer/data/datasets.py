@@ -1,7 +1,8 @@
 """Datasets: the embedded default (sklearn digits), Fashion-MNIST, MNIST, MedMNIST, Eureka.
 
-Every dataset is an :class:`ArrayDataset` of standardised float images (N, 1, H, W) and int64
-labels, held in memory (the largest, 60k 28x28 images, is 190 MB as float32).
+Every dataset is an :class:`ArrayDataset` of float images (N, C, H, W) and int64 labels, held in
+memory: grey sets are standardised (N, 1, H, W) (60k 28x28 images are 190 MB as float32);
+``eureka`` is (N, 3, 56, 56), unnormalised like its reference code (55k training images: 2.1 GB).
 
 Splits are fixed and seeded (seed :data:`SPLIT_SEED`, independent of the run seed), so every
 run sees the same train/val/test partition:
