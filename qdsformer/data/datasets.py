@@ -1,7 +1,8 @@
-"""Datasets: the embedded default (sklearn digits), Fashion-MNIST and MNIST.
+"""Datasets: the embedded default (sklearn digits), Fashion-MNIST, MNIST, MedMNIST, Eureka.
 
-Every dataset is an :class:`ArrayDataset` of standardised float images (N, 1, H, W) and int64
-labels, held in memory (the largest, 60k 28x28 images, is 190 MB as float32).
+Every dataset is an :class:`ArrayDataset` of float images (N, C, H, W) and int64 labels, held in
+memory: grey sets are standardised (N, 1, H, W) (60k 28x28 images are 190 MB as float32);
+``eureka`` is (N, 3, 56, 56), unnormalised like its reference code (55k training images: 2.1 GB).
 
 Splits are fixed and seeded (seed :data:`SPLIT_SEED`, independent of the run seed), so every
 run sees the same train/val/test partition:
@@ -10,6 +11,12 @@ run sees the same train/val/test partition:
   scikit-learn), shuffled once, then 20% test, 10% val, 70% train.
 - ``fashion-mnist`` / ``mnist``: the official 10k test set; the 60k training set is split into
   55k train and 5k val.
+- the seven MedMNIST sets of QDSFormer Table 2 (:mod:`qdsformer.data.medmnist_sets`): the
+  official train/val/test splits of ``<flag>.npz``, standardised with the train images' mean
+  and standard deviation.
+- ``eureka`` (:mod:`qdsformer.data.eureka`): 56x56 RGB compositions of MNIST and Fashion-MNIST,
+  each split composed from the same split of both (55k/5k/10k), no normalisation (as in
+  Hoffmann et al.'s code).
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ import torch
 from torch.utils.data import Dataset
 
 from qdsformer.common.registry import Registry
+from qdsformer.data.eureka import EUREKA_SEED, default_cache_dir, load_eureka, source_fingerprint
 from qdsformer.data.idx import read_idx
+from qdsformer.data.medmnist_sets import MEDMNIST_CLASSES, load_medmnist, medmnist_num_classes
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +94,12 @@ def list_datasets() -> list[str]:
     return DATASETS.names()
 
 
+def dataset_num_classes(name: str) -> int:
+    """Number of classes of dataset ``name`` (MedMNIST: from medmnist.INFO or the built-in table)."""
+    DATASETS.get(name)  # unknown names: a ValueError listing the known ones
+    return medmnist_num_classes(name) if name in MEDMNIST_CLASSES else 10
+
+
 def build_dataset(
     name: str = "digits",
     split: str = "train",
@@ -94,10 +109,13 @@ def build_dataset(
     """Load split ``split`` of dataset ``name``.
 
     Args:
-        name: ``digits`` (embedded), ``fashion-mnist`` or ``mnist``.
+        name: ``digits`` (embedded), ``fashion-mnist``, ``mnist``, a MedMNIST flag
+            (``octmnist``, ...; see :func:`list_datasets`) or ``eureka``.
         split: ``train``, ``val`` or ``test``.
-        root: folder holding the IDX files (directly, or torchvision's ``<root>/<Name>/raw``).
-        download: allow torchvision to download into ``root`` when the files are absent.
+        root: folder holding the IDX files (directly, or torchvision's ``<root>/<Name>/raw``),
+            the MedMNIST ``<flag>.npz`` files, and the ``eureka/`` cache.
+        download: allow torchvision (MNIST, Fashion-MNIST) or the ``medmnist`` package to
+            download into ``root`` when the files are absent.
     """
     builder = DATASETS.get(name)
     if split not in SPLITS:
@@ -149,10 +167,8 @@ def _find_idx_files(name: str, part: str, root: Path | None) -> tuple[Path, Path
     return None
 
 
-def _idx_dataset(name: str, split: str, root, download: bool) -> ArrayDataset:
+def _locate_idx_files(name: str, part: str, root: Path | None, download: bool) -> tuple[Path, Path]:
     spec = _IDX_DATASETS[name]
-    root = Path(root).expanduser() if root is not None else None
-    part = "test" if split == "test" else "train"
     files = _find_idx_files(name, part, root)
     if files is None and download:
         if root is None:
@@ -164,22 +180,74 @@ def _idx_dataset(name: str, split: str, root, download: bool) -> ArrayDataset:
         getattr(torchvision.datasets, spec.torchvision_class)(str(root), train=False, download=True)
         files = _find_idx_files(name, part, root)
     if files is None:
-        where = [str(root), str(root / spec.folder / "raw")] if root else []
+        where = [str(root), str(root / spec.folder / "raw"), str(root / name)] if root else []
         if spec.debian_dir is not None:
             where.append(f"{spec.debian_dir} (apt-get install dataset-fashion-mnist)")
+        names = [f"{stem}[.gz]" for part_files in _IDX_FILES.values() for stem in part_files]
+        put = (f"{root / spec.folder / 'raw'}" if root is not None
+               else f"<DIR>/{spec.folder}/raw (then pass --set data.root=DIR)")
         raise FileNotFoundError(
             f"{name} files {', '.join(_IDX_FILES[part])}[.gz] not found; looked in: "
-            f"{'; '.join(where) or '(no data root given)'}. Put the IDX files in a folder and "
-            f"pass it as data.root, or allow downloading with data.download=true."
+            f"{'; '.join(where) or '(no data root given)'}. Put the four IDX files "
+            f"({', '.join(names)}) into {put} (torchvision's layout) or directly into the data "
+            f"root, or let torchvision download them there with --set data.root=DIR "
+            f"--set data.download=true."
         )
+    return files
+
+
+def _idx_arrays(name: str, split: str, root, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (N, 28, 28) and int64 labels (N,) of ``split`` of an IDX dataset."""
+    root = Path(root).expanduser() if root is not None else None
+    part = "test" if split == "test" else "train"
+    files = _locate_idx_files(name, part, root, download)
     images = read_idx(files[0])  # (N, 28, 28) uint8
     labels = read_idx(files[1]).astype(np.int64)  # (N,)
+    if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{files[0]} (shape {images.shape}) and {files[1]} (shape "
+                         f"{labels.shape}) do not hold matching (N, 28, 28) images and (N,) labels")
     if split != "test":
         order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
         idx = order[MNIST_VAL_SIZE:] if split == "train" else order[:MNIST_VAL_SIZE]
         images, labels = images[idx], labels[idx]
+    return images, labels
+
+
+def _idx_dataset(name: str, split: str, root, download: bool) -> ArrayDataset:
+    spec = _IDX_DATASETS[name]
+    images, labels = _idx_arrays(name, split, root, download)
     x = _standardise(images / 255.0, spec.mean, spec.std).unsqueeze(1)  # (N, 1, 28, 28)
     return ArrayDataset(x, torch.from_numpy(labels), name, split)
+
+
+def _medmnist_dataset(flag: str, split: str, root, download: bool) -> ArrayDataset:
+    images, labels, path = load_medmnist(flag, split, root, download)
+    train = images if split == "train" else load_medmnist(flag, "train", root)[0]
+    mean, std = float(train.mean()) / 255.0, float(train.std()) / 255.0
+    if std == 0.0:
+        raise ValueError(f"{path}: the train images are constant; cannot standardise")
+    x = _standardise(images / 255.0, mean, std).unsqueeze(1)  # (N, 1, 28, 28)
+    return ArrayDataset(x, torch.from_numpy(labels), flag, split)
+
+
+def _eureka_dataset(split: str, root, download: bool) -> ArrayDataset:
+    root_path = Path(root).expanduser() if root is not None else None
+    part = "test" if split == "test" else "train"
+    mnist_files = _locate_idx_files("mnist", part, root_path, download)
+    fashion_files = _locate_idx_files("fashion-mnist", part, root_path, download)
+    if set(mnist_files) == set(fashion_files):  # both use the same IDX file names
+        raise ValueError(
+            f"eureka needs MNIST and Fashion-MNIST in separate folders, but both resolve to "
+            f"{mnist_files[0].parent}; use {root_path}/MNIST/raw and {root_path}/FashionMNIST/raw")
+    files = [*mnist_files, *fashion_files]
+
+    def sources():
+        return (*_idx_arrays("mnist", split, root, download),
+                *_idx_arrays("fashion-mnist", split, root, download))
+
+    images, labels = load_eureka(split, EUREKA_SEED, default_cache_dir(root),
+                                 source_fingerprint(files), sources)
+    return ArrayDataset(torch.from_numpy(images), torch.from_numpy(labels), "eureka", split)
 
 
 #: Dataset builders by name: ``builder(split, root=..., download=...) -> ArrayDataset``.
@@ -187,4 +255,6 @@ def _idx_dataset(name: str, split: str, root, download: bool) -> ArrayDataset:
 DATASETS: Registry[Callable[..., ArrayDataset]] = Registry("dataset", {
     "digits": _digits,
     **{name: partial(_idx_dataset, name) for name in _IDX_DATASETS},
+    **{flag: partial(_medmnist_dataset, flag) for flag in MEDMNIST_CLASSES},
+    "eureka": _eureka_dataset,
 })

@@ -4,6 +4,19 @@ The QDSFormer paper's ViT (Born et al., 2025): 28x28 grey images cut into 7 hori
 4x28 pixels plus a class token (T = 8), hidden size 128, MLP ratio 1, one head, 1-4 blocks, no
 dropout, class-token pooling. Class-token pooling is required: with doubly stochastic attention
 mean pooling over tokens cancels the attention (columns sum to 1).
+
+The exception is ``eureka_vit``, the ViT of the Eureka task (QDSFormer Fig. 4a, after Hoffmann
+et al., ICML 2024, boschresearch/eurekaMoments): 56x56 RGB images cut into 14x28 patches, 8
+tokens, **no class token and mean pooling**, hidden 256, MLP ratio 2. The QDSFormer paper states
+mean pooling for this experiment, and 8 patch tokens (T = 8, a power of two: 3 data qubits) are
+only possible without a class token, so we follow the paper. What mean pooling cancels is the
+last block's attention term in the pooled vector: mean_i sum_j P_ij v_j = mean_j v_j when the
+columns of P sum to 1. The attention still reaches the output through the last block's MLP
+(applied per token before pooling) and through every earlier block, so doubly stochastic
+attention is weakened in the last block, not removed from the model. (Hoffmann et al.'s own
+``vit.py`` pools the class token; the QDSFormer setup differs there.) Depth 7 and 4 heads are
+the eurekaMoments repository's defaults (``--mnist_deit_depth 7``, ``--num_heads 4`` with
+``--embedding_dim_per_head 64``, which gives the hidden size 256); neither paper states them.
 """
 
 from __future__ import annotations
@@ -30,13 +43,14 @@ class VitPreset:
     depth: int
     num_heads: int
     mlp_ratio: float
+    pool: str = "token"  # "token": class token + its pooling; "avg": no class token, mean pooling
 
     @property
     def n_tokens(self) -> int:
-        """T: patches plus the class token."""
+        """T: patches plus the class token (when ``pool`` is ``token``)."""
         rows = self.img_size[0] // self.patch_size[0]
         cols = self.img_size[1] // self.patch_size[1]
-        return rows * cols + 1
+        return rows * cols + (1 if self.pool == "token" else 0)
 
 
 _BUILT_IN_PRESETS: dict[str, VitPreset] = {
@@ -44,6 +58,9 @@ _BUILT_IN_PRESETS: dict[str, VitPreset] = {
     "qdsformer_fmnist": VitPreset((28, 28), (4, 28), 1, 10, 128, 2, 1, 1.0),
     # The embedded default data (sklearn digits, 8x8): 4 stripes of 2x8 + class token = T 5.
     "qdsformer_digits": VitPreset((8, 8), (2, 8), 1, 10, 64, 2, 1, 2.0),
+    # The Eureka task's ViT (QDSFormer Fig. 4a; see the module docstring): 56x56 RGB, 14x28
+    # patches = 8 tokens, no class token, mean pooling, hidden 256, MLP ratio 2, depth 7, 4 heads.
+    "eureka_vit": VitPreset((56, 56), (14, 28), 3, 10, 256, 7, 4, 2.0, pool="avg"),
 }
 
 #: ViT presets by name; more with ``PRESETS.add(name, VitPreset(...))``.
@@ -70,7 +87,8 @@ def create_vit(
         **overrides: any :class:`VitPreset` field (``depth=4``, ``embed_dim=64``, ...).
 
     Returns:
-        The model; ``global_pool="token"`` (class token), no dropout.
+        The model, no dropout; ``global_pool="token"`` with a class token, or for presets with
+        ``pool="avg"`` (``eureka_vit``) no class token and ``global_pool="avg"``.
     """
     fields = asdict(PRESETS.get(preset))
     unknown = set(overrides) - set(fields)
@@ -78,6 +96,8 @@ def create_vit(
         raise ValueError(f"unknown model option(s) {sorted(unknown)}; known: {sorted(fields)}")
     fields.update({k: v for k, v in overrides.items() if v is not None})
     spec = VitPreset(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    if spec.pool not in ("token", "avg"):
+        raise ValueError(f"pool must be 'token' or 'avg', got {spec.pool!r}")
     if spec.depth < 1:
         raise ValueError(f"depth must be >= 1, got {spec.depth}")
     for axis in (0, 1):
@@ -90,12 +110,12 @@ def create_vit(
         patch_size=spec.patch_size,
         in_chans=spec.in_chans,
         num_classes=spec.num_classes,
-        global_pool="token",
+        global_pool=spec.pool,
         embed_dim=spec.embed_dim,
         depth=spec.depth,
         num_heads=spec.num_heads,
         mlp_ratio=spec.mlp_ratio,
-        class_token=True,
+        class_token=spec.pool == "token",
         attn_layer=attention_layer(attention, attention_kwargs),
     )
 

@@ -23,13 +23,18 @@ from qdsformer.common.settings import parse_assignment
 
 @dataclass
 class ModelConfig:
-    """ViT preset and optional overrides of its fields (None keeps the preset's value)."""
+    """ViT preset and optional overrides of its fields (None keeps the preset's value).
+
+    ``num_classes`` None is resolved by the fit loop to the dataset's class count (MedMNIST sets
+    have 2-11 classes) and saved with the run.
+    """
 
     preset: str = "qdsformer_digits"
     depth: int | None = None
     embed_dim: int | None = None
     num_heads: int | None = None
     mlp_ratio: float | None = None
+    num_classes: int | None = None
 
 
 @dataclass
@@ -64,6 +69,9 @@ class OptimConfig:
 
     Defaults are the embedded digits run; the paper's Fashion-MNIST setting (Adam 5e-4, 50
     epochs, /10 at epochs 31 and 45, batch 100) is in experiments/configs/fmnist_*.yaml.
+    ``warmup_epochs``, ``warmup_lr`` and ``min_lr`` shape the ``cosine`` schedule (linear
+    warm-up, then a cosine down to ``min_lr``; :func:`qdsformer.train.schedules.warmup_cosine_lr`);
+    their defaults (0, 0, 0) keep the plain cosine to zero.
     """
 
     name: str = "adam"
@@ -74,6 +82,9 @@ class OptimConfig:
     milestones: list = field(default_factory=lambda: [31, 45])
     gamma: float = 0.1
     grad_clip: float | None = None
+    warmup_epochs: int = 0
+    warmup_lr: float = 0.0
+    min_lr: float = 0.0
 
 
 @dataclass

@@ -16,6 +16,8 @@ with the same weights and numbers as an uninterrupted one. ``loss_fn(model, imag
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import random
 import time
@@ -28,12 +30,15 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from qdsformer.analysis.eureka import eureka_epoch
 from qdsformer.common.results import write_csv, write_json
 from qdsformer.data import BatchLoader, build_dataset
+from qdsformer.data.datasets import dataset_num_classes
 from qdsformer.models import CHECKPOINT_NAME, build_vit, load_checkpoint, save_checkpoint
 from qdsformer.train.config import Config, save_config, to_dict
 from qdsformer.train.ddp import DistributedContext, context_from_env
 from qdsformer.train.lock import RunFolderLock
+from qdsformer.train.schedules import warmup_cosine_lr
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +94,14 @@ def build_optimizer(config: Config, params) -> torch.optim.Optimizer:
 def build_scheduler(config: Config, optimizer):
     """Per-epoch schedule: ``multistep`` (milestones, gamma), ``cosine`` or ``none``."""
     o = config.optim
+    if o.warmup_epochs and o.schedule != "cosine":
+        raise ValueError(f"optim.warmup_epochs needs schedule cosine, got {o.schedule!r}")
+    if o.schedule == "cosine" and (o.warmup_epochs or o.min_lr):
+        lr_at = functools.partial(warmup_cosine_lr, lr=o.lr, epochs=max(o.epochs, 1),
+                                  warmup_epochs=o.warmup_epochs, warmup_lr=o.warmup_lr,
+                                  min_lr=o.min_lr)
+        lr_at(0)  # validates the options now rather than at the first step
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_at(epoch) / o.lr)
     if o.schedule == "multistep":
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, o.milestones, gamma=o.gamma)
     if o.schedule == "cosine":
@@ -172,6 +185,9 @@ def fit(
     """
     if config.optim.epochs < 1:
         raise ValueError(f"optim.epochs must be >= 1, got {config.optim.epochs}")
+    if config.model.num_classes is None:  # record the dataset's class count with the run
+        config = dataclasses.replace(config, model=dataclasses.replace(
+            config.model, num_classes=dataset_num_classes(config.data.name)))
     ctx = context_from_env(resolve_device(config.run.device))  # one process unless torchrun
     try:
         # every rank writes to the folder rank 0 chose (a default name holds a timestamp)
@@ -272,6 +288,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         "processes": ctx.world,
         **(extra_summary or {}),
     }
+    if config.data.name == "eureka":  # QDSFormer Fig. 4a: epoch of the Eureka moment or None
+        summary["eureka_epoch"] = eureka_epoch([r["val_acc"] for r in history])
     if ctx.is_main:
         write_json(summary, run_dir / "summary.json")
     return summary

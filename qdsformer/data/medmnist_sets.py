@@ -1,0 +1,191 @@
+"""The seven MedMNIST sets of QDSFormer's Table 2, read from the official ``<flag>.npz`` files.
+
+MedMNIST v2 (Yang et al., Scientific Data 2023) ships each 28 x 28 set as one NumPy archive
+``<flag>.npz`` holding the official splits: ``train_images``, ``val_images``, ``test_images``
+(uint8, (N, 28, 28) for grey sets) and ``train_labels``, ``val_labels``, ``test_labels``
+(uint8, (N, 1) for single-label sets). This module reads those files as they are; it never
+fetches anything itself: with ``download=True`` it calls the ``medmnist`` package's own
+download code (``pip install "qdsformer[medmnist]"``), which writes ``<flag>.npz`` into the
+data root.
+
+Class names and counts come from ``medmnist.INFO`` when the package is installed; otherwise
+from :data:`MEDMNIST_CLASSES`, a built-in copy of the seven sets' class counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# The 2-D, single-label, grey 28 x 28 sets of QDSFormer Table 2 -> number of classes
+# (medmnist.INFO[flag]["label"], MedMNIST v2 / medmnist 3.0).
+MEDMNIST_CLASSES: dict[str, int] = {
+    "octmnist": 4,
+    "pneumoniamnist": 2,
+    "tissuemnist": 8,
+    "organamnist": 11,
+    "organcmnist": 11,
+    "organsmnist": 11,
+    "breastmnist": 2,
+}
+MEDMNIST_SPLITS = ("train", "val", "test")
+# medmnist's own default root (medmnist.info.DEFAULT_ROOT), searched after data.root.
+MEDMNIST_DEFAULT_ROOT = Path("~/.medmnist")
+
+
+def list_medmnist() -> list[str]:
+    """The MedMNIST flags this package loads (QDSFormer Table 2)."""
+    return list(MEDMNIST_CLASSES)
+
+
+def _check_flag(flag: str) -> None:
+    if flag not in MEDMNIST_CLASSES:
+        raise ValueError(f"unknown MedMNIST set {flag!r}; known: {', '.join(MEDMNIST_CLASSES)}")
+
+
+def _info(flag: str) -> dict | None:
+    """``medmnist.INFO[flag]`` when the optional package is installed, else None."""
+    try:
+        from medmnist import INFO
+    except ImportError:
+        return None
+    return INFO.get(flag)
+
+
+def medmnist_class_names(flag: str) -> list[str]:
+    """Class names in label order: from ``medmnist.INFO`` if installed, else ``class <k>``."""
+    _check_flag(flag)
+    info = _info(flag)
+    if info is not None:
+        labels = info["label"]
+        return [labels[str(k)] for k in range(len(labels))]
+    return [f"class {k}" for k in range(MEDMNIST_CLASSES[flag])]
+
+
+def medmnist_num_classes(flag: str) -> int:
+    """Number of classes of ``flag``: ``len(medmnist.INFO[flag]["label"])`` or the built-in table."""
+    _check_flag(flag)
+    info = _info(flag)
+    return len(info["label"]) if info is not None else MEDMNIST_CLASSES[flag]
+
+
+def medmnist_search_dirs(flag: str, root: str | Path | None) -> list[Path]:
+    """Folders searched for ``<flag>.npz``, in order."""
+    dirs = []
+    if root is not None:
+        root = Path(root).expanduser()
+        dirs += [root, root / "medmnist"]
+    dirs.append(MEDMNIST_DEFAULT_ROOT.expanduser())
+    return dirs
+
+
+def find_medmnist_file(flag: str, root: str | Path | None) -> Path | None:
+    """The first ``<flag>.npz`` in :func:`medmnist_search_dirs`, or None."""
+    for folder in medmnist_search_dirs(flag, root):
+        path = folder / f"{flag}.npz"
+        if path.is_file():
+            return path
+    return None
+
+
+def download_medmnist(flag: str, root: str | Path) -> Path:
+    """Download ``<flag>.npz`` into ``root`` with the ``medmnist`` package's own code.
+
+    Raises:
+        ValueError: the optional ``medmnist`` package is not installed.
+    """
+    _check_flag(flag)
+    try:
+        import medmnist
+    except ImportError as err:
+        raise ValueError(
+            f"downloading {flag} needs the medmnist package: pip install 'qdsformer[medmnist]' "
+            f"(or put {flag}.npz into {root} by hand)") from err
+    root = Path(root).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    cls = getattr(medmnist, medmnist.INFO[flag]["python_class"])
+    log.info("downloading %s.npz into %s (medmnist %s)", flag, root,
+             getattr(medmnist, "__version__", "?"))
+    cls(split="train", root=str(root), download=True)  # fetches the whole <flag>.npz
+    return root / f"{flag}.npz"
+
+
+def read_medmnist_npz(path: str | Path, split: str,
+                      num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read split ``split`` of an official MedMNIST archive.
+
+    Args:
+        path: a ``<flag>.npz`` file.
+        split: ``train``, ``val`` or ``test``.
+        num_classes: when given, labels must lie in ``[0, num_classes)``.
+
+    Returns:
+        ``(images, labels)``: uint8 (N, 28, 28) and int64 (N,) class indices.
+
+    Raises:
+        ValueError: naming the file, when it is not a readable archive, lacks a key, or holds
+            arrays of the wrong dtype, shape or label range.
+    """
+    path = Path(path)
+    if split not in MEDMNIST_SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(MEDMNIST_SPLITS)}")
+    keys = (f"{split}_images", f"{split}_labels")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is corrupted or truncated: not a .npz (zip) archive")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            files = list(archive.files)
+            arrays = {k: archive[k] for k in keys if k in files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path} is corrupted or truncated: {err}") from err
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise ValueError(f"{path} has no {', '.join(missing)}; it holds "
+                         f"{', '.join(sorted(files))} (not a MedMNIST archive?)")
+    images, labels = arrays[keys[0]], arrays[keys[1]]
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"{path}: {keys[0]} must be uint8 (N, 28, 28) (a grey 28x28 set), got "
+                         f"{images.dtype} {images.shape}")
+    if labels.ndim != 2 or labels.shape[1] != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{path}: {keys[1]} must be integer (N, 1) (single-label), got "
+                         f"{labels.dtype} {labels.shape}")
+    if labels.shape[0] != images.shape[0]:
+        raise ValueError(f"{path}: {images.shape[0]} {split} images but {labels.shape[0]} labels")
+    labels = labels[:, 0].astype(np.int64)  # (N,)
+    if num_classes is not None and labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"{path}: {split} labels span [{labels.min()}, {labels.max()}], "
+                         f"expected [0, {num_classes - 1}]")
+    return images, labels
+
+
+def load_medmnist(flag: str, split: str, root: str | Path | None = None,
+                  download: bool = False) -> tuple[np.ndarray, np.ndarray, Path]:
+    """Find (or, with ``download``, fetch) ``<flag>.npz`` and read one split.
+
+    Returns:
+        ``(images, labels, path)`` as in :func:`read_medmnist_npz`, plus the file read.
+
+    Raises:
+        FileNotFoundError: no ``<flag>.npz`` in any searched folder; lists them and the flag
+            that downloads the file.
+    """
+    _check_flag(flag)
+    path = find_medmnist_file(flag, root)
+    if path is None and download:
+        if root is None:
+            raise ValueError(f"downloading {flag} needs a data root (--set data.root=DIR)")
+        path = download_medmnist(flag, root)
+    if path is None:
+        where = "; ".join(str(d) for d in medmnist_search_dirs(flag, root))
+        raise FileNotFoundError(
+            f"{flag}.npz not found; looked in: {where}. Put the official {flag}.npz (MedMNIST v2, "
+            f"28x28) into a folder and pass --set data.root=DIR, or download it there with "
+            f"--set data.root=DIR --set data.download=true (needs pip install 'qdsformer[medmnist]')."
+        )
+    images, labels = read_medmnist_npz(path, split, medmnist_num_classes(flag))
+    return images, labels, path

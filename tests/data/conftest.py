@@ -1,0 +1,88 @@
+"""Small data files in the exact official formats, written by the tests (no real data needed).
+
+- IDX (MNIST, Fashion-MNIST): big-endian header (0, 0, type 0x08, ndim, dims...), uint8 data,
+  gzip-compressed, in torchvision's ``<root>/<Name>/raw/`` layout.
+- MedMNIST ``<flag>.npz``: ``{split}_images`` uint8 (N, 28, 28), ``{split}_labels`` uint8 (N, 1)
+  for split in train, val, test (medmnist/dataset.py reads exactly these keys).
+"""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+IDX_STEMS = {"train": "train", "test": "t10k"}
+
+
+def write_idx(path: Path, array: np.ndarray, code: int = 0x08) -> None:
+    header = bytes([0, 0, code, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.tobytes())
+
+
+def write_idx_set(folder: Path, images: dict, labels: dict) -> None:
+    """Write the four IDX files of an MNIST-style set; images/labels keyed by train/test."""
+    for part, stem in IDX_STEMS.items():
+        write_idx(folder / f"{stem}-images-idx3-ubyte.gz", images[part])
+        write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", labels[part])
+
+
+def coded_images(n: int, offset: int) -> np.ndarray:
+    """uint8 (n, 28, 28) images that each say who they are: image k has the bits of k + offset
+    (20 bits) as 0/255 pixels in row 0, a 255 marker at (27, 27) and 0 elsewhere."""
+    images = np.zeros((n, 28, 28), dtype=np.uint8)
+    codes = np.arange(n) + offset
+    for bit in range(20):
+        images[:, 0, bit] = ((codes >> bit) & 1) * 255
+    images[:, 27, 27] = 255
+    return images
+
+
+def decode_image(image: np.ndarray) -> int:
+    """The code of a grey (28, 28) image from :func:`coded_images` (0/1 pixels after scaling)."""
+    return int(sum(int(image[0, bit] > 0.5) << bit for bit in range(20)))
+
+
+@pytest.fixture
+def eureka_root(tmp_path):
+    """A data root with synthetic MNIST and Fashion-MNIST in torchvision's layout.
+
+    5,200 training images (the loaders hold out 5,000 for validation) and 120 test images each;
+    MNIST codes start at 0, Fashion-MNIST codes at 100,000, so every image is identifiable.
+    """
+    rng = np.random.default_rng(1)
+    sizes = {"train": 5200, "test": 120}
+    mnist_labels = {p: rng.integers(0, 10, n).astype(np.uint8) for p, n in sizes.items()}
+    fashion_labels = {p: rng.integers(0, 10, n).astype(np.uint8) for p, n in sizes.items()}
+    mnist_images = {"train": coded_images(5200, 0), "test": coded_images(120, 10_000)}
+    fashion_images = {"train": coded_images(5200, 100_000), "test": coded_images(120, 110_000)}
+    write_idx_set(tmp_path / "MNIST" / "raw", mnist_images, mnist_labels)
+    write_idx_set(tmp_path / "FashionMNIST" / "raw", fashion_images, fashion_labels)
+    return tmp_path
+
+
+def medmnist_arrays(n_classes: int, sizes=(60, 20, 30), seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in zip(("train", "val", "test"), sizes):
+        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        arrays[f"{split}_labels"] = rng.integers(0, n_classes, (n, 1)).astype(np.uint8)
+    return arrays
+
+
+@pytest.fixture
+def write_medmnist():
+    """``write(folder, flag, n_classes, **overrides) -> (path, arrays)`` in the official format."""
+
+    def write(folder: Path, flag: str, n_classes: int, **overrides):
+        arrays = {**medmnist_arrays(n_classes), **overrides}
+        arrays = {k: v for k, v in arrays.items() if v is not None}
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{flag}.npz"
+        np.savez_compressed(path, **arrays)
+        return path, arrays
+
+    return write
