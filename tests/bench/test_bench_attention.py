@@ -20,3 +20,12 @@ def test_attention_bench_writes_records(tmp_path, capsys):
 def test_ratio_table_divides_by_the_baseline():
     table = ratio_table([Record("c", "base", 2.0), Record("c", "other", 5.0)], baseline="base")
     assert "2.50" in table and "1.00" in table
+
+
+def test_attention_bench_times_qk_normalisers_and_the_linear_path(tmp_path):
+    out = tmp_path / "attention.json"
+    assert main(["bench", "attention", "--batch", "2", "--heads", "2", "--tokens", "8",
+                 "--head-dim", "4", "--normalizers", "esp", "lot:r=3", "--repeats", "1",
+                 "--json", str(out)]) == 0
+    impls = {r["impl"] for r in json.loads(out.read_text())}
+    assert impls == {"softmax", "esp", "lot(r=3)", "lot(r=3)[attend]"}
