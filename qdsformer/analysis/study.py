@@ -8,6 +8,10 @@ with ``n_iters=3``) the study feeds the same score matrices M through the operat
   parametric operators (QontOT) the per-cell range of P over random parameter draws;
 - information kept ||P - M||_F, entropy, effective rank, Spearman correlation of P with M.
 
+Operators that consume (q, k) (``esp``, ``lot``) get the balanced SVD factors of each M,
+q = U S^1/2, k = V S^1/2 (:func:`qdsformer.attention.qk_from_scores`, d = n, so q k^T = M),
+and are sized for them (``head_dim`` = n). Their outputs depend on that choice of factors.
+
 Results come back as long-form rows ``(operator, setting, metric, value)`` plus the
 per-matrix values behind the figures.
 """
@@ -31,6 +35,7 @@ from qdsformer.analysis.metrics import (
     spearman,
     unique_count,
 )
+from qdsformer.attention import get_normalizer_class, qk_from_scores
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +163,30 @@ def operator_outputs(setting: OperatorSetting, scores: torch.Tensor, seed: int =
     """
     if scores.dim() not in (3, 4):
         raise ValueError(f"scores must be (N, n, n) or (N, H, n, n), got {tuple(scores.shape)}")
-    module = setting.create(seed).to(scores.dtype)
     four = scores if scores.dim() == 4 else scores[:, None]  # (N, H, n, n)
+    qk = get_normalizer_class(setting.operator).consumes == "qk"
+    if qk:
+        setting = _sized_for_qk(setting, four.shape[1], four.shape[-1])
+    module = setting.create(seed).to(scores.dtype)
+
+    def apply(m: torch.Tensor) -> torch.Tensor:
+        return module(*qk_from_scores(m)) if qk else module(m)  # (n_chunk, H, n, n)
+
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # reproducible noise (e.g. QR's rank-deficiency jitter)
-        out = torch.cat([module(four[i:i + chunk]) for i in range(0, four.shape[0], chunk)])
+        out = torch.cat([apply(four[i:i + chunk]) for i in range(0, four.shape[0], chunk)])
     return out if scores.dim() == 4 else out[:, 0]
+
+
+def _sized_for_qk(setting: OperatorSetting, heads: int, n: int) -> OperatorSetting:
+    """A (q, k) operator on score inputs sees q, k = :func:`qk_from_scores` (M), d = n: its
+    ``head_dim`` and ``num_heads``, when it takes them and the spec does not fix them, follow."""
+    accepted = inspect.signature(get_normalizer_class(setting.operator)).parameters
+    given = dict(setting.kwargs)
+    for key, value in (("head_dim", n), ("num_heads", heads)):
+        if key in accepted and key not in given:
+            given[key] = value
+    return OperatorSetting(setting.operator, tuple(sorted(given.items())))
 
 
 @dataclass
