@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="feature size d of q, k, v for the (q, k) normalisers (default 16)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time, or this process's CPU time (robust on a shared "
+                             "machine with --threads 1; CPU runs only)")
     parser.add_argument("--json", default="results/bench/attention.json", help="output path")
 
 
@@ -123,10 +126,11 @@ def run(args: argparse.Namespace) -> int:
                     steps[f"{setting.label}[attend]"] = _forward_backward_qk(
                         norm, q, k, upstream_v, v)
                 for label, step in steps.items():
-                    seconds = median_time(step, args.repeats)
+                    seconds = median_time(step, args.repeats, clock=args.clock)
                     records.append(Record(case, label, seconds))
                     log.info("%s %s %.2e s", case, label, seconds)
     print(ratio_table(records, baseline="softmax"))
-    path = write_json(records, args.json, meta=environment() | {"suite": "attention"})
+    path = write_json(records, args.json, meta=environment() | {"suite": "attention",
+                                                          "clock": args.clock})
     print(f"wrote {path}")
     return 0

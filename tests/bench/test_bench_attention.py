@@ -29,3 +29,21 @@ def test_attention_bench_times_qk_normalisers_and_the_linear_path(tmp_path):
                  "--json", str(out)]) == 0
     impls = {r["impl"] for r in json.loads(out.read_text())}
     assert impls == {"softmax", "esp", "lot(r=3)", "lot(r=3)[attend]"}
+
+
+def test_cpu_clock_counts_this_process_only(tmp_path):
+    import time
+
+    import pytest
+
+    from qdsformer.bench.harness import median_time
+
+    assert median_time(lambda: time.sleep(0.05), repeats=1, warmup=0, clock="cpu") < 0.04
+    assert median_time(lambda: time.sleep(0.05), repeats=1, warmup=0, clock="wall") >= 0.05
+    with pytest.raises(ValueError, match="clock"):
+        median_time(lambda: None, clock="sundial")
+    out = tmp_path / "a.json"
+    assert main(["bench", "attention", "--batch", "2", "--heads", "1", "--tokens", "4",
+                 "--normalizers", "qr", "--repeats", "1", "--clock", "cpu",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.with_suffix(".meta.json").read_text())["clock"] == "cpu"
