@@ -125,6 +125,9 @@ class LOTAttention(QKNormalizer):
         n_iters: Sinkhorn half-steps, odd (default 5, the authors'); with ``tol``, the cap.
         tol: None, or stop each Sinkhorn run at this L1 marginal error.
         grad: ``"unroll"`` (default), ``"implicit"`` or ``"envelope"`` (see the kernel).
+            The implicit backward solves an (m, m) system per problem, m the column count:
+            r for queries -> pivot but T for pivot -> keys, so only ``"unroll"`` and
+            ``"envelope"`` keep the cost linear in T.
         num_heads: heads H the pivot is built for (one pivot measure per head).
         head_dim: feature size d of q and k.
         mass_temperature: sigma = softmax(logits / mass_temperature) (their 0.5).
