@@ -180,7 +180,8 @@ def capture_scores(model: torch.nn.Module, images: torch.Tensor | Iterable[torch
     """The score matrices that enter each attention normaliser of a model, per block.
 
     A forward hook on every :class:`qdsformer.attention.Normalizer` inside ``model`` records
-    its input S = q k^T / sqrt(d) (the operator's M in QDSFormer's notation) while the model
+    its input S = q k^T / sqrt(d) (the operator's M in QDSFormer's notation; for a (q, k)
+    normaliser, the same S computed from its scaled q and k) while the model
     runs on ``images`` in eval mode without gradients. The hooks are removed afterwards.
 
     Args:
@@ -201,7 +202,11 @@ def capture_scores(model: torch.nn.Module, images: torch.Tensor | Iterable[torch
 
     def recorder(slot: list[torch.Tensor]):
         def hook(module, inputs, output):
-            slot.append(inputs[0].detach().cpu())  # (B, H, T, T)
+            if getattr(module, "consumes", "scores") == "qk":  # q, k each scaled by d**-0.5
+                q, k = inputs[0].detach(), inputs[1].detach()  # (B, H, T, d)
+                slot.append((q @ k.transpose(-2, -1) * q.shape[-1] ** 0.5).cpu())  # (B, H, T, T)
+            else:
+                slot.append(inputs[0].detach().cpu())  # (B, H, T, T)
         return hook
 
     handles = [m.register_forward_hook(recorder(slot)) for m, slot in zip(normalizers, captured)]

@@ -8,6 +8,10 @@ with ``n_iters=3``) the study feeds the same score matrices M through the operat
   parametric operators (QontOT) the per-cell range of P over random parameter draws;
 - information kept ||P - M||_F, entropy, effective rank, Spearman correlation of P with M.
 
+Operators that consume (q, k) (``esp``, ``lot``) get the balanced SVD factors of each M,
+q = U S^1/2, k = V S^1/2 (:func:`qdsformer.attention.qk_from_scores`, d = n, so q k^T = M),
+and are sized for them (``head_dim`` = n). Their outputs depend on that choice of factors.
+
 Results come back as long-form rows ``(operator, setting, metric, value)`` plus the
 per-matrix values behind the figures.
 """
@@ -30,7 +34,7 @@ from qdsformer.analysis.metrics import (
     spearman,
     unique_count,
 )
-from qdsformer.attention import list_normalizers
+from qdsformer.attention import list_normalizers, qk_from_scores
 from qdsformer.attention.setting import OperatorSetting, parse_setting
 
 log = logging.getLogger(__name__)
@@ -89,11 +93,18 @@ def operator_outputs(setting: OperatorSetting, scores: torch.Tensor, seed: int =
     """
     if scores.dim() not in (3, 4):
         raise ValueError(f"scores must be (N, n, n) or (N, H, n, n), got {tuple(scores.shape)}")
-    module = setting.create(seed).to(scores.dtype)
     four = scores if scores.dim() == 4 else scores[:, None]  # (N, H, n, n)
+    qk = setting.consumes == "qk"
+    if qk:  # q, k = qk_from_scores(M) have d = n
+        setting = setting.sized_for(heads=four.shape[1], head_dim=four.shape[-1])
+    module = setting.create(seed).to(scores.dtype)
+
+    def apply(m: torch.Tensor) -> torch.Tensor:
+        return module(*qk_from_scores(m)) if qk else module(m)  # (n_chunk, H, n, n)
+
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # reproducible noise (e.g. QR's rank-deficiency jitter)
-        out = torch.cat([module(four[i:i + chunk]) for i in range(0, four.shape[0], chunk)])
+        out = torch.cat([apply(four[i:i + chunk]) for i in range(0, four.shape[0], chunk)])
     return out if scores.dim() == 4 else out[:, 0]
 
 

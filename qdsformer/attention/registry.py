@@ -2,6 +2,8 @@
 
 A normaliser is an ``nn.Module`` mapping scaled scores S (B, H, T, T) to attention
 P (B, H, T, T) whose rows sum to 1; doubly stochastic ones also have columns summing to 1.
+A normaliser whose class sets ``consumes = "qk"`` (see :mod:`qdsformer.attention.qk`) takes
+the queries and keys (B, H, T, d), each already scaled by head_dim**-0.5, instead of S.
 Backends register themselves with :func:`register_normalizer`; users call
 :func:`create_normalizer` by name.
 """
@@ -21,11 +23,15 @@ class Normalizer(nn.Module):
         doubly_stochastic: output columns also sum to 1.
         requires_square: scores must be (.., T, T).
         paper: where the operator comes from (shown by ``qdsformer list``).
+        consumes: ``"scores"`` (this class: ``P = norm(scores)``) or ``"qk"``
+            (:class:`qdsformer.attention.qk.QKNormalizer`: ``P = norm(q, k)``); callers such
+            as the timm attention layer pass what it names.
     """
 
     doubly_stochastic: bool = False
     requires_square: bool = False
     paper: str = ""
+    consumes: str = "scores"
 
     def __init__(self, check_finite: bool = True) -> None:
         super().__init__()

@@ -32,6 +32,22 @@ class OperatorSetting:
         """Short human label, e.g. ``sinkhorn(n_iters=3)``."""
         return self.operator if not self.kwargs else f"{self.operator}({self.setting})"
 
+    @property
+    def consumes(self) -> str:
+        """``scores`` or ``qk``: what the operator's forward takes."""
+        return get_normalizer_class(self.operator).consumes
+
+    def sized_for(self, *, heads: int, head_dim: int) -> OperatorSetting:
+        """This setting with ``num_heads`` / ``head_dim`` filled in where the operator takes
+        them and the setting does not fix them (a (q, k) operator holding per-head parameters).
+        """
+        accepted = inspect.signature(get_normalizer_class(self.operator)).parameters
+        given = dict(self.kwargs)
+        for key, value in (("head_dim", head_dim), ("num_heads", heads)):
+            if key in accepted and key not in given:
+                given[key] = value
+        return OperatorSetting(self.operator, tuple(sorted(given.items())))
+
     def create(self, seed: int | None = None) -> torch.nn.Module:
         """Build the normaliser; ``seed`` fixes any random parameters (e.g. circuit angles).
 

@@ -13,10 +13,13 @@ from qdsformer.attention import create_normalizer, get_normalizer_class
 class NormalizedAttention(Attention):
     """``timm.layers.Attention`` with ``softmax`` replaced by any registered normaliser.
 
-    attn = normaliser(q k^T / sqrt(d)); out = proj(attn v). Set ``store_attention = True``
-    to keep the last attention map (B, H, T, T) on its device in ``last_attention``; nothing
-    is copied to the CPU. Subclasses made by :func:`attention_layer` fix the normaliser's name
-    and keyword arguments, because timm builds the layer from a class.
+    attn = normaliser(q k^T / sqrt(d)), or normaliser(q / sqrt(d), k / sqrt(d)) for a
+    normaliser with ``consumes == "qk"`` (whose ``attend`` gives attn v without forming attn
+    when it ``prefers_attend(T)`` and no map or dropout is needed); out = proj(attn v).
+    Set ``store_attention = True`` to keep the last attention map (B, H, T, T) on its device
+    in ``last_attention``; nothing is copied to the CPU. Subclasses made by
+    :func:`attention_layer` fix the normaliser's name and keyword arguments, because timm
+    builds the layer from a class.
     """
 
     normalizer_name: str = "softmax"
@@ -26,8 +29,11 @@ class NormalizedAttention(Attention):
         super().__init__(dim, num_heads=num_heads, **kwargs)
         self.fused_attn = False
         options = dict(self.normalizer_kwargs)
-        if "head_dim" in _init_parameters(get_normalizer_class(self.normalizer_name)):
+        accepted = _init_parameters(get_normalizer_class(self.normalizer_name))
+        if "head_dim" in accepted:
             options.setdefault("head_dim", self.head_dim)
+        if "num_heads" in accepted:  # normalisers holding per-head parameters (lot's pivot)
+            options.setdefault("num_heads", self.num_heads)
         self.normalizer = create_normalizer(self.normalizer_name, **options)
         self.store_attention = False
         self.last_attention: torch.Tensor | None = None
@@ -40,16 +46,30 @@ class NormalizedAttention(Attention):
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # each (B, H, T, d)
         q, k = self.q_norm(q), self.k_norm(k)
-        scores = (q * self.scale) @ k.transpose(-2, -1)  # (B, H, T, T)
-        attn = self.normalizer(scores)  # (B, H, T, T)
-        if self.store_attention:
-            self.last_attention = attn.detach()
-        attn = self.attn_drop(attn)
-        x = (attn @ v).transpose(1, 2).reshape(b, n, self.attn_dim)  # (B, T, H*d)
+        if getattr(self.normalizer, "consumes", "scores") == "qk":
+            x = self._attend_qk(q * self.scale, k * self.scale, v)  # (B, H, T, d)
+        else:
+            scores = (q * self.scale) @ k.transpose(-2, -1)  # (B, H, T, T)
+            x = self._attend(self.normalizer(scores), v)  # (B, H, T, d)
+        x = x.transpose(1, 2).reshape(b, n, self.attn_dim)  # (B, T, H*d)
         x = self.norm(x)
         if gate is not None:
             x = x * gate
         return self.proj_drop(self.proj(x))
+
+    def _attend(self, attn: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Keep the map if asked, apply attention dropout, return attn @ v (B, H, T, d)."""
+        if self.store_attention:
+            self.last_attention = attn.detach()
+        return self.attn_drop(attn) @ v
+
+    def _attend_qk(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """A (q, k) normaliser: its P @ v path when it prefers one and nothing needs P."""
+        dropout = self.training and getattr(self.attn_drop, "p", 0.0) > 0
+        if (not self.store_attention and not dropout
+                and self.normalizer.prefers_attend(q.shape[-2])):
+            return self.normalizer.attend(q, k, v)  # (B, H, T, d), P never formed
+        return self._attend(self.normalizer(q, k), v)
 
 
 def _init_parameters(cls) -> set[str]:

@@ -18,7 +18,14 @@ def make(name, **extra):
     return create_normalizer(name, **{**CHECK_KWARGS.get(name, {}), **extra})
 
 
-@pytest.mark.parametrize("name", list_normalizers())
+# Normalisers of scores; the (q, k) ones (consumes == "qk") are checked below and in their files.
+SCORE_NORMALIZERS = [n for n in list_normalizers() if get_normalizer_class(n).consumes == "scores"]
+QK_NORMALIZERS = [n for n in list_normalizers() if get_normalizer_class(n).consumes == "qk"]
+QK_DIM = 6
+QK_KWARGS = {"lot": {"head_dim": QK_DIM}}
+
+
+@pytest.mark.parametrize("name", SCORE_NORMALIZERS)
 @settings(max_examples=15, deadline=None)
 @given(t=st.sampled_from([2, 4, 5, 8]), scale=st.floats(0.1, 4.0), seed=st.integers(0, 10**6))
 def test_normalizer_properties(name, t, scale, seed):
@@ -113,7 +120,41 @@ def test_norm_softmax_divides_by_min_of_sqrt_d_and_row_std():
     assert torch.allclose(create_normalizer("softmax_sigma2", head_dim=d)(scores), expected_sigma2)
 
 
-@pytest.mark.parametrize("name", list_normalizers())
+@pytest.mark.parametrize("name", QK_NORMALIZERS)
+@settings(max_examples=15, deadline=None)
+@given(t=st.sampled_from([2, 4, 5, 8]), scale=st.floats(0.1, 4.0), seed=st.integers(0, 10**6))
+def test_qk_normalizer_properties(name, t, scale, seed):
+    """Shape, nonnegativity, finite gradients; marginals are tested in each backend's file."""
+    gen = torch.Generator().manual_seed(seed)
+    q, k = (scale * torch.randn(2, 2, t, QK_DIM, generator=gen, dtype=torch.float64)
+            for _ in range(2))
+    q.requires_grad_()
+    k.requires_grad_()
+    norm = create_normalizer(name, **QK_KWARGS.get(name, {})).double()
+    p = norm(q, k)
+    assert p.shape == (2, 2, t, t)
+    assert (p >= 0).all()
+    (p * torch.randn_like(p)).sum().backward()
+    assert torch.isfinite(q.grad).all() and torch.isfinite(k.grad).all()
+
+
+@pytest.mark.parametrize("name", QK_NORMALIZERS)
+def test_qk_bad_input_names_the_problem(name):
+    norm = create_normalizer(name, **QK_KWARGS.get(name, {}))
+    q = torch.randn(1, 1, 4, QK_DIM)
+    with pytest.raises(ValueError, match="shape"):
+        norm(q[0], q[0])
+    with pytest.raises(ValueError, match="same shape"):
+        norm(q, torch.randn(1, 1, 5, QK_DIM))
+    bad = q.clone()
+    bad[0, 0, 1, 2] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        norm(bad, q)
+    with pytest.raises(ValueError, match="v must have shape"):
+        norm.attend(q, q, torch.randn(1, 1, 3, 2))
+
+
+@pytest.mark.parametrize("name", SCORE_NORMALIZERS)
 def test_bad_input_names_the_problem(name):
     norm = make(name)
     with pytest.raises(ValueError, match="shape"):

@@ -7,6 +7,12 @@ with its defaults, except ``qontot`` at the paper's depth (16 layers, 4 auxiliar
 light circuit, since its cost grows with the circuit (``qdsformer bench simulator`` times the
 circuit simulator itself). A normaliser that cannot take a size (qontot beyond its qubit
 budget) is skipped for that case with a log line.
+
+Normalisers that consume (q, k) (``esp``, ``lot``) are timed on queries and keys
+(B, H, T, ``--head-dim``) drawn N(0, 1/d) (what the timm layer passes: unit-variance q, k scaled
+by d**-0.5), gradients to q and k; the score normalisers' time does not include the q k^T
+product. A normaliser with a P @ V path (``lot``) is also timed on that path, as
+``NAME[attend]``: P @ V (B, H, T, d) with V drawn like q, P never formed.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from qdsformer.apps.bench.harness import (
     ratio_table,
     write_json,
 )
-from qdsformer.attention import list_normalizers, parse_setting
+from qdsformer.attention import QKNormalizer, list_normalizers, parse_setting
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--normalizers", nargs="+", default=None, metavar="NAME[:K=V,...]",
                         help="normalisers to time, e.g. sinkhorn:n_iters=21 (default: every "
                              "registered one; qontot also as qontot:n_layers=4,n_aux_qubits=1)")
+    parser.add_argument("--head-dim", type=int, default=16,
+                        help="feature size d of q, k, v for the (q, k) normalisers (default 16)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time, or this process's CPU time (robust on a shared "
+                             "machine with --threads 1; CPU runs only)")
     parser.add_argument("--json", default="results/bench/attention.json", help="output path")
 
 
@@ -45,6 +56,16 @@ def _forward_backward(norm: torch.nn.Module, scores: torch.Tensor, upstream: tor
     def step():
         s = scores.detach().requires_grad_(True)
         (norm(s) * upstream).sum().backward()
+
+    return step
+
+
+def _forward_backward_qk(norm: torch.nn.Module, q: torch.Tensor, k: torch.Tensor,
+                         upstream: torch.Tensor, v: torch.Tensor | None = None):
+    def step():
+        qq, kk = q.detach().requires_grad_(True), k.detach().requires_grad_(True)
+        out = norm(qq, kk) if v is None else norm.attend(qq, kk, v)
+        (out * upstream).sum().backward()
 
     return step
 
@@ -68,17 +89,29 @@ def run(args: argparse.Namespace) -> int:
             case = f"B{args.batch}_H{heads}_T{t}"
             scores = torch.randn(args.batch, heads, t, t, generator=gen)  # (B, H, T, T)
             upstream = torch.randn(args.batch, heads, t, t, generator=gen)
+            d = args.head_dim
+            q, k, v = (torch.randn(args.batch, heads, t, d, generator=gen) * d**-0.5
+                       for _ in range(3))  # (B, H, T, d) each
+            upstream_v = torch.randn(args.batch, heads, t, d, generator=gen)
             for setting in settings:
                 try:
-                    norm = setting.create(seed=0)
-                    norm(scores[:1])  # fails fast on unsupported sizes
+                    norm = setting.sized_for(heads=heads, head_dim=d).create(seed=0)
+                    qk = norm.consumes == "qk"
+                    norm(q[:1], k[:1]) if qk else norm(scores[:1])  # fails fast on bad sizes
                 except ValueError as err:
                     log.warning("skip %s on %s: %s", setting.label, case, err)
                     continue
-                seconds = median_time(_forward_backward(norm, scores, upstream), args.repeats)
-                records.append(Record(case, setting.label, seconds))
-                log.info("%s %s %.2e s", case, setting.label, seconds)
+                steps = {setting.label: (_forward_backward_qk(norm, q, k, upstream) if qk
+                                         else _forward_backward(norm, scores, upstream))}
+                if qk and type(norm).attend is not QKNormalizer.attend:
+                    steps[f"{setting.label}[attend]"] = _forward_backward_qk(
+                        norm, q, k, upstream_v, v)
+                for label, step in steps.items():
+                    seconds = median_time(step, args.repeats, clock=args.clock)
+                    records.append(Record(case, label, seconds))
+                    log.info("%s %s %.2e s", case, label, seconds)
     print(ratio_table(records, baseline="softmax"))
-    path = write_json(records, args.json, meta=environment() | {"suite": "attention"})
+    path = write_json(records, args.json, meta=environment() | {"suite": "attention",
+                                                          "clock": args.clock})
     print(f"wrote {path}")
     return 0
