@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -297,5 +298,19 @@ def _train_epoch(model, loader, optimizer, loss_fn, config, epoch, device) -> di
                                 acc=f"{float(correct) / count:.3f}")
     if bar is not None:
         bar.close()
-    return {"loss": float(total_loss) / max(count, 1), "acc": float(correct) / max(count, 1)}
+    mean_loss = float(total_loss) / max(count, 1)  # the epoch's one host sync
+    check_loss_finite(mean_loss, epoch)
+    return {"loss": mean_loss, "acc": float(correct) / max(count, 1)}
+
+
+def check_loss_finite(mean_loss: float, epoch: int) -> None:
+    """The fit loop's NaN check: the model path has no per-step finiteness check (no syncs).
+
+    Raises:
+        FloatingPointError: the epoch's mean training loss is NaN or infinite.
+    """
+    if not math.isfinite(mean_loss):
+        raise FloatingPointError(
+            f"training loss is {mean_loss} in epoch {epoch + 1}: a NaN or inf reached the loss "
+            "(set attention.kwargs check_finite=true to stop at the first non-finite scores)")
 
