@@ -7,6 +7,11 @@ with its defaults, except ``qontot`` at the paper's depth (16 layers, 4 auxiliar
 light circuit, since its cost grows with the circuit (``qdsformer bench simulator`` times the
 circuit simulator itself). A normaliser that cannot take a size (qontot beyond its qubit
 budget) is skipped for that case with a log line.
+
+Layer cases (``layer_B..``): the timm attention layer (``NormalizedAttention``, head dim 32)
+forward+backward with softmax on PyTorch's fused ``scaled_dot_product_attention``
+(``softmax_sdpa``, what models use) against the same layer through our normaliser interface
+(``softmax``), so the baseline's cost of the interface is visible; ``--no-layer`` skips them.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="normalisers to time, e.g. sinkhorn:n_iters=21 (default: every "
                              "registered one; qontot also as qontot:n_layers=4,n_aux_qubits=1)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--layer", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the attention layer: fused SDPA softmax vs ours")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default="results/bench/attention.json", help="output path")
 
@@ -46,6 +53,27 @@ def _forward_backward(norm: torch.nn.Module, scores: torch.Tensor, upstream: tor
         (norm(s) * upstream).sum().backward()
 
     return step
+
+
+def _layer_records(args, gen: torch.Generator) -> list[Record]:
+    """Softmax attention layer: fused SDPA path vs our normaliser interface, same weights."""
+    from qdsformer.models.attention_layer import attention_layer
+
+    records = []
+    for heads in args.heads:
+        for t in args.tokens:
+            case = f"layer_B{args.batch}_H{heads}_T{t}"
+            layer = attention_layer("softmax")(32 * heads, num_heads=heads)
+            x = torch.randn(args.batch, t, 32 * heads, generator=gen)  # (B, T, C)
+            for impl, fused in (("softmax_sdpa", True), ("softmax", False)):
+                layer.fused_attn = fused
+
+                def step(layer=layer, x=x):
+                    layer(x.detach().requires_grad_(True)).sum().backward()
+
+                records.append(Record(case, impl, median_time(step, args.repeats),
+                                      {"fused_attn": fused}))
+    return records
 
 
 def _default_specs() -> list[str]:
@@ -81,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
                 seconds = median_time(_forward_backward(norm, scores, upstream), args.repeats)
                 records.append(Record(case, setting.label, seconds))
                 log.info("%s %s %.2e s", case, setting.label, seconds)
+    if args.layer:
+        records += _layer_records(args, gen)
     print(ratio_table(records, baseline="softmax"))
     path = write_json(records, args.json, meta=environment() | {"suite": "attention"})
     print(f"wrote {path}")
