@@ -14,6 +14,7 @@ SUITES: dict[str, str] = {
     "ot": "qdsformer.bench.ot",
     "simulator": "qdsformer.bench.simulator",
     "circuits": "qdsformer.bench.circuits",
+    "estimate": "qdsformer.bench.estimate",
 }
 
 
