@@ -106,15 +106,24 @@ def fused_matrices(blocks: torch.Tensor, qubits: tuple[int, ...],
         One (N, 2^w, 2^w) tensor per fused gate (a block itself when w = 2).
     """
     out = []
-    n = blocks.shape[0]
     for gate in gates:
         if gate.width == 2 and len(gate.blocks) == 1:
             out.append(blocks[:, gate.blocks[0]])  # (N, 4, 4)
             continue
-        size = 1 << gate.width
-        mat = torch.eye(size, dtype=blocks.dtype, device=blocks.device).expand(n, size, size)
+        mat = None
         for k in gate.blocks:
-            view = mat.reshape(n, 1 << (qubits[k] - gate.first), 4, -1)  # (N, 2^j, 4, R)
-            mat = (blocks[:, k, None] @ view).reshape(n, size, size)  # (N, 2^w, 2^w)
+            full = _embed(blocks[:, k], qubits[k] - gate.first, gate.width)  # (N, 2^w, 2^w)
+            mat = full if mat is None else full @ mat  # one batched 2^w x 2^w product
         out.append(mat)
     return out
+
+
+def _embed(block: torch.Tensor, offset: int, width: int) -> torch.Tensor:
+    """I_{2^offset} (x) block (x) I_rest as (N, 2^w, 2^w), built by broadcasting (no matmul)."""
+    n = block.shape[0]
+    a, b = 1 << offset, 1 << (width - offset - 2)
+    kw = {"dtype": block.dtype, "device": block.device}
+    eye_a = torch.eye(a, **kw)[:, None, None, :, None, None]  # (A, 1, 1, A, 1, 1)
+    eye_b = torch.eye(b, **kw)[None, None, :, None, None, :]  # (1, 1, B, 1, 1, B)
+    blk = block[:, None, :, None, None, :, None]  # (N, 1, 4, 1, 1, 4, 1)
+    return (blk * eye_a * eye_b).reshape(n, 1 << width, 1 << width)  # (N, (A,4,B), (A,4,B))

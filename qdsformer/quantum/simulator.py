@@ -167,8 +167,12 @@ class _AdjointCircuit(torch.autograd.Function):
 
 
 def fusion_width(n_qubits: int) -> int:
-    """Fusion width used for q qubits: FUSE_MAX_WIDTH, at most q - 1 (never the whole circuit)."""
-    return max(2, min(FUSE_MAX_WIDTH, n_qubits - 1))
+    """Fusion width used for q qubits: FUSE_MAX_WIDTH, at most q - 2 (at least 2).
+
+    A fused gate must stay small next to the D x D state (a 2^(q-1) gate on q qubits was
+    slower than 8x8 ones at q = 5: too little work per matmul, too much per gate product).
+    """
+    return max(2, min(FUSE_MAX_WIDTH, n_qubits - 2))
 
 
 def _relabel(gate: FusedGate) -> FusedGate:
