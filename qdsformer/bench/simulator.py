@@ -272,7 +272,9 @@ def _timing_cases(args, gen: torch.Generator, peak: float = float("inf")) -> lis
                 seconds = median_time(step, args.repeats) * args.matrices / n_sub
                 extra = info | {"pass": "forward+backward" if name == base else "forward",
                                 "timed_matrices": n_sub, "scaled_by": args.matrices / n_sub,
-                                "diff_method": "adjoint", "device_name": device_name}
+                                "device_name": device_name}
+                if name == base:
+                    extra["diff_method"] = "adjoint"
                 if "ours" in args.frameworks:
                     extra |= _compare_lightning(ansatz, angles[:n_sub], weights, step(),
                                                 name == base)
