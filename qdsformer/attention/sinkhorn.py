@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from qdsformer.attention.registry import Normalizer, register_normalizer
-from qdsformer.ot.sinkhorn import sinkhorn
+from qdsformer.ot.sinkhorn import sinkhorn_potentials
 
 
 @register_normalizer("sinkhorn")
@@ -37,5 +37,6 @@ class SinkhornAttention(Normalizer):
     def normalize(self, scores: torch.Tensor) -> torch.Tensor:
         # The last half-step fits the rows, so T * plan = softmax_j((g_j + S_ij) / epsilon):
         # written as a softmax it is exactly softmax(S) when n_iters = 1 (g = 0).
-        g = sinkhorn(-scores, epsilon=self.epsilon, n_iters=self.n_iters, method="log").g
+        # only the column potential is used: no plan, value or marginal error is formed
+        _, g = sinkhorn_potentials(-scores, epsilon=self.epsilon, n_iters=self.n_iters)
         return torch.softmax((scores + g.unsqueeze(-2)) / self.epsilon, dim=-1)  # (B, H, T, T)

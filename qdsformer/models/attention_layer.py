@@ -5,9 +5,11 @@ from __future__ import annotations
 import inspect
 
 import torch
+import torch.nn.functional as F
 from timm.layers import Attention
 
 from qdsformer.attention import create_normalizer, get_normalizer_class
+from qdsformer.attention.softmax import Softmax
 
 
 class NormalizedAttention(Attention):
@@ -20,6 +22,12 @@ class NormalizedAttention(Attention):
     in ``last_attention``; nothing is copied to the CPU. Subclasses made by
     :func:`attention_layer` fix the normaliser's name and keyword arguments, because timm
     builds the layer from a class.
+
+    No host-device sync per forward: the normaliser's finiteness check (a sync on CUDA) is
+    off in the model unless its kwargs say ``check_finite=True`` (a debug flag); NaN still
+    ends training through the fit loop's loss check. Plain ``softmax`` runs on PyTorch's
+    fused ``scaled_dot_product_attention`` (timm's ``fused_attn`` path) unless the attention
+    map is stored, so the baseline is not slowed by our interface.
     """
 
     normalizer_name: str = "softmax"
@@ -27,14 +35,18 @@ class NormalizedAttention(Attention):
 
     def __init__(self, dim: int, num_heads: int = 8, **kwargs) -> None:
         super().__init__(dim, num_heads=num_heads, **kwargs)
-        self.fused_attn = False
         options = dict(self.normalizer_kwargs)
         accepted = _init_parameters(get_normalizer_class(self.normalizer_name))
+        if "check_finite" in accepted:
+            options.setdefault("check_finite", False)
         if "head_dim" in accepted:
             options.setdefault("head_dim", self.head_dim)
         if "num_heads" in accepted:  # normalisers holding per-head parameters (lot's pivot)
             options.setdefault("num_heads", self.num_heads)
         self.normalizer = create_normalizer(self.normalizer_name, **options)
+        # the fused kernel computes exactly softmax(q k^T * scale) v; anything else is ours
+        self.fused_attn = (type(self.normalizer) is Softmax and not options.get("check_finite")
+                           and hasattr(F, "scaled_dot_product_attention"))
         self.store_attention = False
         self.last_attention: torch.Tensor | None = None
 
@@ -46,7 +58,11 @@ class NormalizedAttention(Attention):
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # each (B, H, T, d)
         q, k = self.q_norm(q), self.k_norm(k)
-        if getattr(self.normalizer, "consumes", "scores") == "qk":
+        if self.fused_attn and not self.store_attention:
+            x = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self.attn_drop.p if self.training else 0.0, scale=self.scale,
+            )  # (B, H, T, d)
+        elif getattr(self.normalizer, "consumes", "scores") == "qk":
             x = self._attend_qk(q * self.scale, k * self.scale, v)  # (B, H, T, d)
         else:
             scores = (q * self.scale) @ k.transpose(-2, -1)  # (B, H, T, T)

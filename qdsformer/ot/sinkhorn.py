@@ -435,3 +435,31 @@ def marginal_l1_error(plan: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> t
     row = (plan.sum(-1) - a).abs().sum(-1)
     col = (plan.sum(-2) - b).abs().sum(-1)
     return (row + col).max()
+
+
+def sinkhorn_potentials(cost: torch.Tensor, epsilon: float = 1.0,
+                        n_iters: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Only the potentials (f, g) after ``n_iters`` log-domain half-steps, uniform marginals.
+
+    The attention path's entry to the one Sinkhorn kernel (the same half-steps as
+    :func:`sinkhorn` with ``method="log"``): no plan, cost, value or marginal error is
+    formed and nothing is validated beyond what needs no host-device sync (callers check
+    finiteness themselves, or let NaN reach the loss).
+
+    Args:
+        cost: C (..., n, m).
+        epsilon: entropic regularisation (> 0).
+        n_iters: half-steps, >= 1 (odd counts end on a row step).
+
+    Returns:
+        f (..., n), g (..., m) in cost units; P_ij = exp((f_i + g_j - C_ij) / epsilon).
+    """
+    if cost.dim() < 2:
+        raise ValueError(f"cost must be (..., n, m), got shape {tuple(cost.shape)}")
+    if not epsilon > 0 or int(n_iters) != n_iters or n_iters < 1:
+        raise ValueError(f"need epsilon > 0 and a positive integer n_iters, got {epsilon}, "
+                         f"{n_iters}")
+    a = _marginal(None, cost, -2)  # (..., n)
+    b = _marginal(None, cost, -1)  # (..., m)
+    f, g, _, _ = _solve(cost, a, b, epsilon, int(n_iters), None, 10, "log", None, None)
+    return f, g

@@ -14,18 +14,59 @@ walked back through the blocks by unitary conjugation:
     dL/dG_k = tr_rest(Lambda_k V_{k-1}^dagger) = tr_rest(Y_k) G_k,
 
 tr_rest the partial trace over every qubit but the block's two (V_{k-1} = G_k^dagger V_k
-and Lambda_{k-1} = G_k^dagger Lambda_k give the recursion). Backward memory is two D x D
-buffers per circuit whatever the depth (plus the K blocks' angles); time is about four
-forward passes on one CPU core.
+and Lambda_{k-1} = G_k^dagger Lambda_k give the recursion).
+
+Gate fusion (:mod:`qdsformer.quantum.fusion`): both passes work on *fused gates*, products
+of blocks on at most ``FUSE_MAX_WIDTH`` adjacent qubits (16x16 by default), because a wide
+gate keeps a CPU core's vector units busy where a 4x4 one cannot; on a brick wall the fused
+gates also do less arithmetic than the blocks (a 16x16 absorbs five or six blocks). The
+recursion above holds for any gate, so the backward walks Y back fused gate by fused gate,
+takes dL/dF = tr_rest(Y) F on the fused gate's qubits, and lets autograd map dL/dF to the
+blocks (a product of a few 4x4 factors, one fused gate at a time).
+
+Layout of the backward: Y <- F^dagger Y F needs a left and a right factor. Left factors are
+plain batched matmuls on the rows; a right factor on middle column qubits is not (its
+contiguous runs are short). So the held matrix alternates between Y and Y^T: per *stage*
+(consecutive fused gates on disjoint qubits, which share the state Y) the left factors are
+applied, the matrix is transposed once, and the right factors are applied as left factors
+of the transpose. A lone gate on the least significant qubits needs no transpose (its right
+factor is one GEMM). Backward memory is two D x D buffers per circuit whatever the depth
+(plus the K blocks' angles and one fused gate's small autograd graph).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["apply_block", "apply_blocks"]
+from qdsformer.quantum.fusion import FusedGate, fuse_blocks, fused_matrices, plan_stages
+
+__all__ = ["adjoint_gate_grads", "apply_block", "apply_blocks", "apply_gate", "fusion_width",
+           "simulation_flops"]
+
+
+def apply_gate(gate: torch.Tensor, state: torch.Tensor, qubit: int,
+               out: torch.Tensor | None = None) -> torch.Tensor:
+    """Left-multiply each matrix of ``state`` by a 2^w x 2^w gate on qubits qubit .. qubit + w - 1.
+
+    Args:
+        gate: (..., N, m, m) complex, m = 2^w, broadcastable against ``state``'s leading dims.
+        state: (..., N, D, C) contiguous complex, D = 2^q rows, C columns.
+        qubit: first (most significant) target qubit.
+        out: optional preallocated result buffer shaped like ``state`` (not ``state`` itself).
+
+    Returns:
+        (..., N, D, C): (I (x) gate (x) I) state, matrix by matrix: one batched matmul on the
+        view (..., N, 2^qubit, m, R).
+    """
+    view = state.view(*state.shape[:-2], 1 << qubit, gate.shape[-1], -1)  # (..., N, 2^k, m, R)
+    gate = gate.unsqueeze(-3)  # (..., N, 1, m, m)
+    if out is None:
+        return torch.matmul(gate, view).view(state.shape)  # (..., N, D, C)
+    torch.matmul(gate, view, out=out.view(view.shape))
+    return out
 
 
 def apply_block(gate: torch.Tensor, state: torch.Tensor, qubit: int,
@@ -42,13 +83,13 @@ def apply_block(gate: torch.Tensor, state: torch.Tensor, qubit: int,
     Returns:
         (..., N, D, C): (I (x) gate (x) I) state, matrix by matrix.
     """
-    view = state.view(*state.shape[:-2], 1 << qubit, 4, -1)  # (..., N, 2^k, 4, R)
-    gate = gate.unsqueeze(-3)  # (..., N, 1, 4, 4)
-    if out is None:
-        return torch.matmul(gate, view).view(state.shape)  # (..., N, D, C)
-    torch.matmul(gate, view, out=out.view(view.shape))
-    return out
+    return apply_gate(gate, state, qubit, out=out)
 
+
+# Widest fused gate (qubits) of the forward and the adjoint backward; 2 turns fusion off.
+# Measured on one core (Xeon, AVX-512) at q = 7, 16 layers, 200 circuits: see FUSE in the
+# README's simulator section and results/bench/simulator.json.
+FUSE_MAX_WIDTH = 4
 
 # Size of one chunk of the state buffers on CPU: the batch is processed in chunks small
 # enough to stay in cache through all K gates (about 2x faster than streaming the whole
@@ -65,47 +106,6 @@ def _chunk_slices(n: int, bytes_per_item: int, device: torch.device) -> list[sli
     return [slice(i, min(n, i + size)) for i in range(0, n, size)]
 
 
-# Right-multiplying by a gate on low-order column qubits leaves runs of R contiguous entries
-# per gate index. Fastest per R, measured on one CPU core at q = 7 (16 circuits of 128x128):
-# R >= 32 a batched 4x4 matmul; R = 8, 16 transposing, left-multiplying by G^T and
-# transposing back (2-3x faster than either matmul); R <= 4 one GEMM with G (x) I_R.
-_RIGHT_BATCHED_MIN_RUN = 32
-_RIGHT_KRON_MAX_RUN = 4
-
-
-def _apply_block_right(gate: torch.Tensor, state: torch.Tensor, qubit: int,
-                       out: torch.Tensor) -> torch.Tensor:
-    """Right-multiply (N, D, D) ``state`` by the gate (N, 4, 4) on (qubit, qubit + 1).
-
-    The result goes to ``out``; ``state`` may be overwritten (used as scratch).
-    """
-    n, dim = state.shape[0], state.shape[-1]
-    run = dim // (4 << qubit)  # R: contiguous entries per gate index in a row
-    if run >= _RIGHT_BATCHED_MIN_RUN:
-        view = state.view(n, dim << qubit, 4, run)  # (N, D * 2^k, 4, R): column index split
-        torch.matmul(gate.mT.unsqueeze(-3), view, out=out.view(view.shape))
-    elif run <= _RIGHT_KRON_MAX_RUN:
-        eye = torch.eye(run, dtype=gate.dtype, device=gate.device)
-        kron = (gate[:, :, None, :, None] * eye[:, None, :]).reshape(n, 4 * run, 4 * run)
-        view = state.view(n, -1, 4 * run)  # (N, D * 2^k, 4R)
-        torch.matmul(view, kron, out=out.view(view.shape))
-    else:  # (Y G)^T = G^T Y^T
-        out.copy_(state.mT)  # (N, D, D) Y^T
-        apply_block(gate.mT, out, qubit, out=state)  # G^T Y^T
-        out.copy_(state.mT)
-    return out
-
-
-def _partial_trace(state: torch.Tensor, qubit: int) -> torch.Tensor:
-    """(N, D, D) -> (N, 4, 4): trace over every qubit but (qubit, qubit + 1)."""
-    n, dim = state.shape[0], state.shape[-1]
-    left = 1 << qubit
-    right = dim // (4 * left)
-    view = state.view(n, left, 4, right, left, 4, right)  # (N, L, 4, R, L, 4, R)
-    diag = view.diagonal(dim1=1, dim2=4).diagonal(dim1=2, dim2=4)  # (N, 4, 4, L, R)
-    return diag.sum(dim=(-2, -1))  # (N, 4, 4)
-
-
 def _identity(params: torch.Tensor) -> torch.Tensor:
     return params
 
@@ -114,12 +114,15 @@ class _AdjointCircuit(torch.autograd.Function):
     """params (N, K, ...) -> V (N, D, D); backward by uncomputing with the gates' inverses.
 
     ``make_blocks`` maps params to the blocks (N, K, 4, 4); only params and the final V are
-    saved, and the small params -> blocks map is re-run with autograd inside backward.
+    saved, and the small params -> blocks -> fused gates map is re-run with autograd inside
+    backward. See the module docstring for the backward's layout.
     """
 
     @staticmethod
     def forward(ctx, params: torch.Tensor, make_blocks, qubits: tuple[int, ...], n_qubits: int):
         blocks = make_blocks(params)  # (N, K, 4, 4)
+        gates, _ = _plan(qubits, fusion_width(n_qubits))
+        mats = fused_matrices(blocks, qubits, gates)  # per gate (N, 2^w, 2^w)
         n, dim = blocks.shape[0], 1 << n_qubits
         kw = {"dtype": blocks.dtype, "device": blocks.device}
         final = torch.empty(n, dim, dim, **kw)  # (N, D, D)
@@ -130,8 +133,8 @@ class _AdjointCircuit(torch.autograd.Function):
             c = sl.stop - sl.start
             state, spare = buffers[0, :c], buffers[1, :c]  # (c, D, D) each
             state.copy_(eye.expand(c, dim, dim))
-            for k, qubit in enumerate(qubits):
-                state, spare = apply_block(blocks[sl, k], state, qubit, out=spare), state
+            for gate, mat in zip(gates, mats):
+                state, spare = apply_gate(mat[sl], state, gate.first, out=spare), state
             final[sl] = state
         ctx.save_for_backward(params, final)
         ctx.make_blocks, ctx.qubits = make_blocks, qubits
@@ -141,29 +144,134 @@ class _AdjointCircuit(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_v: torch.Tensor):
         params, final = ctx.saved_tensors
-        qubits, n, dim = ctx.qubits, final.shape[0], final.shape[-1]
-        kw = {"dtype": final.dtype, "device": final.device}
-        blocks = ctx.make_blocks(params)  # (N, K, 4, 4)
-        adjoints = blocks.mH.resolve_conj().contiguous()  # (N, K, 4, 4) G^dagger
-        traces = torch.empty_like(blocks)  # (N, K, 4, 4): partial traces of Y_k
-        slices = _chunk_slices(n, 2 * dim * dim * final.element_size(), final.device)
-        buffers = torch.empty(2, slices[0].stop, dim, dim, **kw)  # ping-pong (2, c, D, D)
-        for sl in slices:
-            c = sl.stop - sl.start
-            y, spare = buffers[0, :c], buffers[1, :c]  # (c, D, D) each
-            torch.matmul(grad_v[sl].to(final.dtype), final[sl].mH, out=y)  # Y_K = Lambda V^dag
-            for k in range(len(qubits) - 1, -1, -1):
-                traces[sl, k] = _partial_trace(y, qubits[k])  # (c, 4, 4)
-                y, spare = apply_block(adjoints[sl, k], y, qubits[k], out=spare), y
-                y, spare = _apply_block_right(blocks[sl, k], y, qubits[k], out=spare), y
-        # dL/dG_k = tr_rest(Lambda_k V_{k-1}^dag) = tr_rest(Y_k G_k) = tr_rest(Y_k) G_k
-        grad_blocks = traces @ blocks  # (N, K, 4, 4)
-        if ctx.make_blocks is _identity:
-            return grad_blocks, None, None, None
+        qubits = ctx.qubits
+        gates, stages = _plan(qubits, fusion_width(final.shape[-1].bit_length() - 1))
         with torch.enable_grad():
             leaf = params.detach().requires_grad_(True)
-            (grad_params,) = torch.autograd.grad(ctx.make_blocks(leaf), leaf, grad_blocks)
+            blocks = ctx.make_blocks(leaf)  # (N, K, 4, 4)
+        mats = fused_matrices(blocks.detach(), qubits, gates)  # per gate (N, m, m)
+        grad_mats = adjoint_gate_grads(mats, gates, stages, final, grad_v.to(final.dtype))
+        # fused gate -> its blocks, one gate at a time (transient memory of one gate's graph)
+        grad_blocks = torch.zeros_like(blocks)  # (N, K, 4, 4)
+        for gate, grad in zip(gates, grad_mats):
+            with torch.enable_grad():
+                part = blocks[:, list(gate.blocks)].detach().requires_grad_(True)
+                local = tuple(qubits[k] for k in gate.blocks)
+                mat = fused_matrices(part, local, (_relabel(gate),))[0]
+                (grad_part,) = torch.autograd.grad(mat, part, grad)
+            grad_blocks[:, list(gate.blocks)] += grad_part
+        if ctx.make_blocks is _identity:
+            return grad_blocks, None, None, None
+        (grad_params,) = torch.autograd.grad(blocks, leaf, grad_blocks)
         return grad_params, None, None, None
+
+
+def fusion_width(n_qubits: int) -> int:
+    """Fusion width used for q qubits: FUSE_MAX_WIDTH, at most q - 2 (at least 2).
+
+    A fused gate must stay small next to the D x D state (a 2^(q-1) gate on q qubits was
+    slower than 8x8 ones at q = 5: too little work per matmul, too much per gate product).
+    """
+    return max(2, min(FUSE_MAX_WIDTH, n_qubits - 2))
+
+
+def _relabel(gate: FusedGate) -> FusedGate:
+    """The same gate with its blocks renumbered 0..n-1 (for a slice of the block tensor)."""
+    return FusedGate(gate.first, gate.width, tuple(range(len(gate.blocks))))
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(qubits: tuple[int, ...], max_width: int):
+    gates = fuse_blocks(qubits, max_width)
+    return gates, plan_stages(gates)
+
+
+def adjoint_gate_grads(mats: Sequence[torch.Tensor], gates: Sequence[FusedGate],
+                       stages: Sequence[Sequence[int]], final: torch.Tensor,
+                       grad_v: torch.Tensor) -> list[torch.Tensor]:
+    """dL/dF_g for every fused gate of V = F_G ... F_1, given V and Lambda = dL/dV.
+
+    Walks Y_g = Lambda_g V_g^dagger back from Y = Lambda V^dagger, stage by stage:
+    dL/dF_g = tr_rest(Y_g) F_g with Y_g the matrix after gate g, and
+    Y <- F^dagger Y F per gate. The held matrix X alternates between Y and Y^T: the left
+    factor is a plain batched left application on X's rows; for the right factor X is
+    transposed once per stage (gates of a stage act on disjoint qubits and share one
+    transpose), after which it is again a left application. A lone gate on the least
+    significant qubits needs no transpose: X (F on the last w column qubits) is one GEMM.
+
+    Args:
+        mats: per fused gate (N, 2^w, 2^w), unitary.
+        gates, stages: from :mod:`qdsformer.quantum.fusion`.
+        final: V (N, D, D).
+        grad_v: Lambda (N, D, D), PyTorch's gradient convention for complex tensors.
+
+    Returns:
+        Per fused gate (N, 2^w, 2^w).
+    """
+    n, dim = final.shape[0], final.shape[-1]
+    q = dim.bit_length() - 1
+    kw = {"dtype": final.dtype, "device": final.device}
+    adjoints = [m.mH.resolve_conj().contiguous() for m in mats]  # F^dagger
+    transposes = [m.mT.contiguous() for m in mats]  # F^T
+    conjugates = [m.conj().resolve_conj() for m in mats]  # F^*
+    traces = [torch.empty_like(m) for m in mats]  # tr_rest(Y_g)
+    slices = _chunk_slices(n, 2 * dim * dim * final.element_size(), final.device)
+    buffers = torch.empty(2, slices[0].stop, dim, dim, **kw)  # ping-pong (2, c, D, D)
+    for sl in slices:
+        c = sl.stop - sl.start
+        x, spare = buffers[0, :c], buffers[1, :c]  # (c, D, D) each
+        torch.matmul(grad_v[sl], final[sl].mH, out=x)  # Y = Lambda V^dagger
+        flipped = False  # x holds Y^T when True
+        for stage in reversed(stages):
+            for g in stage:
+                t = _region_trace(x, gates[g].first, gates[g].width)  # (c, m, m)
+                traces[g][sl] = t.mT if flipped else t
+            first_side = transposes if flipped else adjoints
+            second_side = adjoints if flipped else transposes
+            lone = gates[stage[0]]
+            if len(stage) == 1 and lone.first + lone.width == q:  # right factor is one GEMM
+                g = stage[0]
+                x, spare = apply_gate(first_side[g][sl], x, lone.first, out=spare), x
+                right = (conjugates if flipped else mats)[g][sl]  # (c, m, m)
+                view = x.view(c, -1, right.shape[-1])  # (c, D * 2^s, m)
+                torch.matmul(view, right, out=spare.view(view.shape))
+                x, spare = spare, x
+                continue
+            for g in stage:
+                x, spare = apply_gate(first_side[g][sl], x, gates[g].first, out=spare), x
+            spare.copy_(x.mT)
+            x, spare = spare, x
+            for g in stage:
+                x, spare = apply_gate(second_side[g][sl], x, gates[g].first, out=spare), x
+            flipped = not flipped
+    # dL/dF_g = tr_rest(Lambda_g V_{g-1}^dagger) = tr_rest(Y_g F_g) = tr_rest(Y_g) F_g
+    return [t @ m for t, m in zip(traces, mats)]
+
+
+def _region_trace(state: torch.Tensor, first: int, width: int) -> torch.Tensor:
+    """(N, D, D) -> (N, 2^w, 2^w): trace over every qubit outside first .. first + w - 1.
+
+    One gather of the m^2 * D / m needed entries and a contiguous sum (a strided
+    diagonal-of-a-view sum was 5% of the backward).
+    """
+    n, dim = state.shape[0], state.shape[-1]
+    size = 1 << width
+    index = _trace_index(dim, first, width, state.device)  # (m * m * D / m,)
+    picked = state.reshape(n, dim * dim)[:, index]  # (N, m * m * L * R)
+    return picked.view(n, size, size, -1).sum(-1)  # (N, m, m)
+
+
+@functools.lru_cache(maxsize=256)
+def _trace_index(dim: int, first: int, width: int, device: torch.device) -> torch.Tensor:
+    """Flat indices of Y[(l, i, r), (l, j, r)] ordered (i, j, (l, r)) for the region trace."""
+    left, size = 1 << first, 1 << width
+    right = dim // (size * left)
+    ls = torch.arange(left)[:, None]  # (L, 1)
+    r = torch.arange(right)[None, :]  # (1, R)
+    i = torch.arange(size)
+    rows = (ls[None] * size + i[:, None, None]) * right + r[None]  # (m, L, R) row index
+    flat = rows[:, None] * dim + rows[None, :]  # (m, m, L, R): (row_i, row_j) -> row_i*D + col
+    return flat.reshape(-1).to(device)
 
 
 def apply_blocks(params: torch.Tensor, qubits: Sequence[int], n_qubits: int,
@@ -203,3 +311,25 @@ def apply_blocks(params: torch.Tensor, qubits: Sequence[int], n_qubits: int,
     flat = params.reshape(-1, *params.shape[len(lead):])  # (N, K, *p)
     dim = 1 << n_qubits
     return _AdjointCircuit.apply(flat, make_blocks, qubits, n_qubits).reshape(*lead, dim, dim)
+
+
+def simulation_flops(qubits: Sequence[int], n_qubits: int, n_circuits: int = 1) -> dict[str, int]:
+    """Real flops of the matrix products our simulator runs, for ``n_circuits`` circuits.
+
+    A complex multiply-add is 8 real flops, so applying a 2^w x 2^w gate to a D x D matrix is
+    8 * 2^w * D^2. ``forward`` counts the fused gates actually applied, ``forward_blocks``
+    the same circuit applied block by block (4x4, the arithmetic of the circuit itself);
+    ``backward`` counts two applications per fused gate (left and right factor) plus the
+    D x D x D product Y = Lambda V^dagger, not the transposes or partial traces (memory
+    traffic, no arithmetic).
+
+    Returns:
+        dict with ``forward``, ``forward_blocks`` and ``backward`` (ints).
+    """
+    qubits = tuple(int(k) for k in qubits)
+    gates, _ = _plan(qubits, fusion_width(n_qubits))
+    dim2 = 1 << (2 * n_qubits)
+    forward = sum(8 * (1 << g.width) * dim2 for g in gates) * n_circuits
+    return {"forward": forward,
+            "forward_blocks": 8 * 4 * dim2 * len(qubits) * n_circuits,
+            "backward": 2 * forward + 8 * (1 << (3 * n_qubits)) * n_circuits}

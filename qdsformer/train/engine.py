@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -327,5 +328,19 @@ def _train_epoch(model, loader, optimizer, loss_fn, config, epoch,
     if bar is not None:
         bar.close()
     ctx.sum(totals)
-    loss, correct, count = totals.tolist()
-    return {"loss": loss / max(count, 1), "acc": correct / max(count, 1)}
+    loss, correct, count = totals.tolist()  # the epoch's one host sync
+    mean_loss = loss / max(count, 1)
+    check_loss_finite(mean_loss, epoch)
+    return {"loss": mean_loss, "acc": correct / max(count, 1)}
+
+
+def check_loss_finite(mean_loss: float, epoch: int) -> None:
+    """The fit loop's NaN check: the model path has no per-step finiteness check (no syncs).
+
+    Raises:
+        FloatingPointError: the epoch's mean training loss is NaN or infinite.
+    """
+    if not math.isfinite(mean_loss):
+        raise FloatingPointError(
+            f"training loss is {mean_loss} in epoch {epoch + 1}: a NaN or inf reached the loss "
+            "(set attention.kwargs check_finite=true to stop at the first non-finite scores)")

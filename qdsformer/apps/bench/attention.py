@@ -13,6 +13,11 @@ Normalisers that consume (q, k) (``esp``, ``lot``) are timed on queries and keys
 by d**-0.5), gradients to q and k; the score normalisers' time does not include the q k^T
 product. A normaliser with a P @ V path (``lot``) is also timed on that path, as
 ``NAME[attend]``: P @ V (B, H, T, d) with V drawn like q, P never formed.
+
+Layer cases (``layer_B..``): the timm attention layer (``NormalizedAttention``, head dim 32)
+forward+backward with softmax on PyTorch's fused ``scaled_dot_product_attention``
+(``softmax_sdpa``, what models use) against the same layer through our normaliser interface
+(``softmax``), so the baseline's cost of the interface is visible; ``--no-layer`` skips them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from qdsformer.apps.bench.harness import (
     write_json,
 )
 from qdsformer.attention import QKNormalizer, list_normalizers, parse_setting
+from qdsformer.models.attention_layer import attention_layer
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head-dim", type=int, default=16,
                         help="feature size d of q, k, v for the (q, k) normalisers (default 16)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--layer", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the attention layer: fused SDPA softmax vs ours")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time, or this process's CPU time (robust on a shared "
@@ -68,6 +76,26 @@ def _forward_backward_qk(norm: torch.nn.Module, q: torch.Tensor, k: torch.Tensor
         (out * upstream).sum().backward()
 
     return step
+
+
+def _layer_records(args, gen: torch.Generator) -> list[Record]:
+    """Softmax attention layer: fused SDPA path vs our normaliser interface, same weights."""
+    records = []
+    for heads in args.heads:
+        for t in args.tokens:
+            case = f"layer_B{args.batch}_H{heads}_T{t}"
+            layer = attention_layer("softmax")(32 * heads, num_heads=heads)
+            x = torch.randn(args.batch, t, 32 * heads, generator=gen)  # (B, T, C)
+            for impl, fused in (("softmax_sdpa", True), ("softmax", False)):
+                layer.fused_attn = fused
+
+                def step(layer=layer, x=x):
+                    layer(x.detach().requires_grad_(True)).sum().backward()
+
+                records.append(Record(case, impl, median_time(step, args.repeats,
+                                                              clock=args.clock),
+                                      {"fused_attn": fused}))
+    return records
 
 
 def _default_specs() -> list[str]:
@@ -110,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
                     seconds = median_time(step, args.repeats, clock=args.clock)
                     records.append(Record(case, label, seconds))
                     log.info("%s %s %.2e s", case, label, seconds)
+    if args.layer:
+        records += _layer_records(args, gen)
     print(ratio_table(records, baseline="softmax"))
     path = write_json(records, args.json, meta=environment() | {"suite": "attention",
                                                           "clock": args.clock})

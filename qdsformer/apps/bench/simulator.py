@@ -13,6 +13,20 @@ W = |V|^2 (the 2^q x 2^q probability matrix the QontOT readout block-sums):
   ``extra.scaled_by``).
 - ``aer``: ``AerSimulator(method="unitary")``, one thread, precision matching ours (single
   for float32), forward only (Aer has no gradients); circuits are bound and run per call.
+- ``lightning``: PennyLane ``lightning.qubit`` (compiled C++ state vectors), the strongest CPU
+  peer: forward (``lightning_fwd``, probabilities) and forward + adjoint-method backward of a
+  diagonal observable (``lightning``), all columns of V at once as one 2q-qubit state per
+  circuit (:func:`qdsformer.apps.bench.peers.lightning_step`), timed on ``--lightning-subset``
+  circuits and scaled. ``extra.max_abs_grad_diff_to_ours`` compares
+  its gradient with ours for the same loss.
+- ``--device cuda`` adds ``lightning_gpu`` (PennyLane lightning.gpu) and ``aer_gpu``
+  (qiskit-aer's GPU unitary simulator) where installed; missing ones are skipped with a log
+  line.
+
+Limit: the run first times a large batched complex64 matmul on the same device
+(``peak`` record, :func:`qdsformer.apps.bench.peers.complex64_peak`); our records carry the
+real flops of the products they run (:func:`qdsformer.quantum.simulator.simulation_flops`),
+the achieved GFLOP/s and the fraction of that peak.
 
 Each record's ``extra.max_abs_diff_to_ours`` checks the frameworks agree on W. Ratios print
 as time / ours; ``ours_fwd`` is the like-for-like baseline for ``aer``.
@@ -41,13 +55,21 @@ from qdsformer.apps.bench.harness import (
     ratio_table,
     write_json,
 )
+from qdsformer.apps.bench.peers import (
+    aer_gpu_available,
+    complex64_peak,
+    lightning_available,
+    lightning_step,
+)
 from qdsformer.models import create_vit
 from qdsformer.quantum import dsm_from_probs, get_ansatz
 from qdsformer.quantum.reference import naive_unitary, saved_tensor_bytes
+from qdsformer.quantum.simulator import fusion_width, simulation_flops
 
 log = logging.getLogger(__name__)
 
-FRAMEWORKS = ("ours", "pennylane", "aer")
+FRAMEWORKS = ("ours", "pennylane", "aer", "lightning")
+GPU_FRAMEWORKS = ("lightning_gpu", "aer_gpu")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="circuits actually timed for PennyLane (scaled linearly)")
     parser.add_argument("--aer-subset", type=int, default=20,
                         help="circuits actually timed for Aer (scaled linearly)")
+    parser.add_argument("--lightning-subset", type=int, default=4,
+                        help="circuits actually timed for PennyLane lightning (scaled linearly)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory-layers", type=int, nargs="*", default=[4, 16],
                         help="depths for the saved-for-backward memory comparison ([] skips)")
@@ -118,14 +142,14 @@ def _pennylane(ansatz, angles, upstream):
     return step
 
 
-def _aer(ansatz, angles):
-    """Qiskit Aer unitary method, one thread, forward only."""
+def _aer(ansatz, angles, device: str = "CPU"):
+    """Qiskit Aer unitary method, one thread, forward only (``device="GPU"``: aer-gpu)."""
     import numpy as np
     from qiskit_aer import AerSimulator
 
     precision = "double" if angles.dtype == torch.float64 else "single"
     simulator = AerSimulator(method="unitary", precision=precision, max_parallel_threads=1,
-                             max_parallel_experiments=1)
+                             max_parallel_experiments=1, device=device)
     template = ansatz.to_qiskit(None)
     values = angles.detach().cpu().double().numpy()
 
@@ -142,7 +166,34 @@ def _aer(ansatz, angles):
     return step
 
 
-def _timing_cases(args, gen: torch.Generator) -> list[Record]:
+def _achieved(flops: int, seconds: float, peak: float) -> dict:
+    gflops = flops / max(seconds, 1e-12) / 1e9
+    return {"flops": flops, "gflops": gflops, "fraction_of_peak": gflops / peak}
+
+
+def _compare_lightning(ansatz, angles, weights, result, backward: bool) -> dict:
+    """Largest difference of lightning's W (forward) or gradient (backward) to ours."""
+    x = angles.detach().double().requires_grad_(backward)
+    w = _probs(ansatz.unitary(x))  # (n, D, D)
+    if not backward:
+        return {"max_abs_diff_to_ours": float((result - w).abs().max())}
+    (w * weights.double()[:, None]).sum().backward()
+    return {"max_abs_grad_diff_to_ours": float((result - x.grad).abs().max())}
+
+
+def _frameworks(args) -> list[str]:
+    """The requested frameworks, plus the GPU peers on CUDA where they are installed."""
+    names = list(args.frameworks)
+    if str(args.device).startswith("cuda"):
+        if lightning_available("lightning.gpu"):
+            names.append("lightning_gpu")
+        if aer_gpu_available():
+            names.append("aer_gpu")
+    return names
+
+
+def _timing_cases(args, gen: torch.Generator, peak: float = float("inf")) -> list[Record]:
+    frameworks = _frameworks(args)
     records: list[Record] = []
     for q in args.qubits:
         for layers in args.layers:
@@ -154,19 +205,48 @@ def _timing_cases(args, gen: torch.Generator) -> list[Record]:
             info = {"n_qubits": q, "n_layers": layers, "n_params": ansatz.n_params,
                     "matrices": args.matrices, "ansatz": args.ansatz, "dtype": "complex64"}
             reference = None
-            if "ours" in args.frameworks:
+            if "ours" in frameworks:
                 dev_angles = angles.to(args.device)
                 dev_up = upstream.to(args.device)
                 fwd = median_time(_ours(ansatz, dev_angles, dev_up, False), args.repeats)
                 both = median_time(_ours(ansatz, dev_angles, dev_up, True), args.repeats)
-                records.append(Record(case, "ours", both, info | {"pass": "forward+backward",
-                                                                  "device": args.device}))
-                records.append(Record(case, "ours_fwd", fwd, info | {"pass": "forward",
-                                                                     "device": args.device}))
+                flops = simulation_flops(ansatz._block_qubits, q, args.matrices)
+                total = flops["forward"] + flops["backward"]
+                records.append(Record(case, "ours", both, info | _achieved(
+                    total, both, peak) | {"pass": "forward+backward", "device": args.device,
+                                          "flops_backward": flops["backward"],
+                                          "backward_gflops": flops["backward"] / max(
+                                              both - fwd, 1e-12) / 1e9,
+                                          "fused_width": fusion_width(q)}))
+                records.append(Record(case, "ours_fwd", fwd, info | _achieved(
+                    flops["forward"], fwd, peak) | {"pass": "forward", "device": args.device,
+                                                    "flops_forward_blocks":
+                                                        flops["forward_blocks"],
+                                                    "fused_width": fusion_width(q)}))
                 n_ref = max(args.subset, args.aer_subset)
                 reference = _ours(ansatz, angles[:n_ref], upstream, False)()
-            for name in ("pennylane", "aer"):
-                if name not in args.frameworks:
+            for name in ("lightning_fwd", "lightning", "lightning_gpu_fwd", "lightning_gpu"):
+                base = name.removesuffix("_fwd")
+                if base not in frameworks:
+                    continue
+                n_sub = min(args.lightning_subset, args.matrices)
+                device_name = "lightning.gpu" if base == "lightning_gpu" else "lightning.qubit"
+                weights = upstream[:, 0]  # (D,) a diagonal observable: sum_ij W[i, j] w[i]
+                step = lightning_step(ansatz, angles[:n_sub].double(), weights,
+                                      backward=name == base, device_name=device_name)
+                seconds = median_time(step, args.repeats) * args.matrices / n_sub
+                extra = info | {"pass": "forward+backward" if name == base else "forward",
+                                "timed_matrices": n_sub, "scaled_by": args.matrices / n_sub,
+                                "device_name": device_name}
+                if name == base:
+                    extra["diff_method"] = "adjoint"
+                if "ours" in args.frameworks:
+                    extra |= _compare_lightning(ansatz, angles[:n_sub], weights, step(),
+                                                name == base)
+                records.append(Record(case, name, seconds, extra))
+                log.info("%s %s %.3g s", case, name, seconds)
+            for name in ("pennylane", "aer", "aer_gpu"):
+                if name not in frameworks:
                     continue
                 n_sub = min(args.subset if name == "pennylane" else args.aer_subset,
                             args.matrices)
@@ -174,7 +254,7 @@ def _timing_cases(args, gen: torch.Generator) -> list[Record]:
                 if name == "pennylane":
                     step = _pennylane(ansatz, angles[:n_sub], upstream)
                 else:
-                    step = _aer(ansatz, angles[:n_sub])
+                    step = _aer(ansatz, angles[:n_sub], "GPU" if name == "aer_gpu" else "CPU")
                 seconds = median_time(step, args.repeats) * scale
                 extra = info | {"pass": "forward+backward" if name == "pennylane" else "forward",
                                 "timed_matrices": n_sub, "scaled_by": scale,
@@ -240,23 +320,37 @@ def _train_step_records(args) -> list[Record]:
 
 
 def _print_targets(records: list[Record]) -> None:
-    """Speed-ups of the deepest, widest case against the issue's targets."""
-    last = max(records, key=lambda r: (r.extra["n_qubits"], r.extra["n_layers"])).case
-    times = {r.impl: r.median_s for r in records if r.case == last}
-    for slow, fast, target in (("pennylane", "ours", 50), ("aer", "ours_fwd", 20)):
-        if slow in times and fast in times:
-            print(f"{last}: {slow} / {fast} = {times[slow] / times[fast]:.1f}x "
-                  f"(target >= {target}x)")
+    """Speed-ups, backward cost and achieved GFLOP/s per case against the issue's targets."""
+    for case in dict.fromkeys(r.case for r in records):
+        by = {r.impl: r for r in records if r.case == case}
+        if "ours" not in by or "ours_fwd" not in by:
+            continue
+        fwd, both = by["ours_fwd"], by["ours"]
+        line = (f"{case}: forward {fwd.extra['gflops']:.1f} GFLOP/s "
+                f"({100 * fwd.extra['fraction_of_peak']:.0f}% of peak), backward "
+                f"{both.extra['backward_gflops']:.1f} GFLOP/s, forward+backward / forward = "
+                f"{both.median_s / fwd.median_s:.2f} (target <= 3.3)")
+        for slow, fast, target in (("pennylane", "ours", 35), ("aer", "ours_fwd", 25),
+                                   ("lightning", "ours", None),
+                                   ("lightning_fwd", "ours_fwd", None)):
+            if slow in by:
+                line += f"; {slow} / {fast} = {by[slow].median_s / by[fast].median_s:.1f}x"
+                line += f" (target >= {target}x)" if target else ""
+        print(line)
 
 
 def run(args: argparse.Namespace) -> int:
     limit_threads(args.threads)
     logging.getLogger("qiskit").setLevel(logging.WARNING)  # per-pass INFO lines otherwise
-    for flag in ("matrices", "subset", "aer_subset", "memory_matrices", "repeats"):
+    for flag in ("matrices", "subset", "aer_subset", "lightning_subset", "memory_matrices",
+                 "repeats"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     gen = torch.Generator().manual_seed(0)
-    records = _timing_cases(args, gen)
+    peak = complex64_peak(args.device, args.repeats)
+    print(f"complex64 matmul peak on {args.device}: {peak['gflops']:.1f} GFLOP/s "
+          f"({peak['batch']} x {peak['n']}^3)")
+    records = _timing_cases(args, gen, peak["gflops"])
     if records:
         print(ratio_table(records, baseline="ours"))
         _print_targets(records)
@@ -279,7 +373,9 @@ def run(args: argparse.Namespace) -> int:
                             "scaling": "pennylane and aer timed on a subset of the circuits "
                                        "(--subset, --aer-subset), times multiplied by "
                                        "matrices / subset"}
-    path = write_json(records + memory + train, args.json, meta=meta)
+    peak_record = Record("peak", "complex64_matmul", peak["seconds"],
+                         peak | {"device": args.device})
+    path = write_json([peak_record] + records + memory + train, args.json, meta=meta)
     print(f"wrote {path}")
     return 0
 

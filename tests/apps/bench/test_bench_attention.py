@@ -15,7 +15,8 @@ def test_attention_bench_writes_records(tmp_path, capsys):
                  "--normalizers", "sinkhorn:n_iters=5", "qr", "--repeats", "1", "--json", str(out)]) == 0
     records = json.loads(out.read_text())
     assert {(r["case"], r["impl"]) for r in records} == {
-        ("B4_H1_T4", "softmax"), ("B4_H1_T4", "sinkhorn(n_iters=5)"), ("B4_H1_T4", "qr")}
+        ("B4_H1_T4", "softmax"), ("B4_H1_T4", "sinkhorn(n_iters=5)"), ("B4_H1_T4", "qr"),
+        ("layer_B4_H1_T4", "softmax_sdpa"), ("layer_B4_H1_T4", "softmax")}
     assert all(r["median_s"] > 0 for r in records)
     assert "time / softmax" in capsys.readouterr().out
 

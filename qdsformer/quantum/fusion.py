@@ -1,0 +1,129 @@
+"""Gate fusion for the batched simulator: blocks -> wider gates -> stages of disjoint gates.
+
+A circuit of two-qubit blocks on adjacent qubits (block k on ``(qubits[k], qubits[k] + 1)``)
+is regrouped into *fused gates*, each a product of consecutive-in-dependency blocks acting on
+at most ``max_width`` adjacent qubits, and the fused gates into *stages*, runs of consecutive
+fused gates on disjoint qubits (so they commute and see the same state).
+
+Why: one batched application of a 2^w x 2^w gate to a 2^q x 2^q matrix costs 8 * 2^w * 4^q
+real flops, and on a CPU core a 16x16 application runs at about 2.5x the GFLOP/s of a 4x4
+one (a 4x4 matmul is too thin to keep the vector units busy). Fusing three blocks into one
+16x16 gate does 4/3 of the arithmetic at 2.5x the rate. The adjoint backward needs one
+transpose per stage (see :mod:`qdsformer.quantum.simulator`), so fewer, wider stages help
+it too.
+
+Greedy rule (exact, not a heuristic on the result): block k joins the *last* fused gate
+that touches one of its qubits when the union still spans at most ``max_width`` qubits;
+every fused gate after that one is disjoint from the block, so moving the block earlier
+past them changes nothing (gates on disjoint qubits commute). Otherwise it opens a new gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["FusedGate", "fuse_blocks", "fused_matrices", "plan_stages"]
+
+
+@dataclass(frozen=True)
+class FusedGate:
+    """A product of blocks on qubits ``first .. first + width - 1``.
+
+    Attributes:
+        first: the most significant qubit the gate acts on.
+        width: number of adjacent qubits w (gate size 2^w).
+        blocks: indices of the blocks, in application order.
+    """
+
+    first: int
+    width: int
+    blocks: tuple[int, ...]
+
+    @property
+    def qubits(self) -> range:
+        return range(self.first, self.first + self.width)
+
+
+def fuse_blocks(qubits: tuple[int, ...], max_width: int) -> tuple[FusedGate, ...]:
+    """Group blocks on ``(qubits[k], qubits[k] + 1)`` into fused gates of <= ``max_width`` qubits.
+
+    Args:
+        qubits: first qubit of each block, in application order.
+        max_width: widest fused gate, >= 2 (2 = no fusion: one gate per block).
+
+    Returns:
+        Fused gates in application order; their product equals the blocks' product.
+    """
+    if max_width < 2:
+        raise ValueError(f"max_width must be >= 2 (a block spans two qubits), got {max_width}")
+    groups: list[list] = []  # [first, last, [block indices]]
+    for k, q in enumerate(qubits):
+        target = None
+        for g in reversed(groups):
+            if g[0] <= q + 1 and q <= g[1]:  # touches q or q + 1
+                target = g
+                break
+        if target is not None:
+            lo, hi = min(target[0], q), max(target[1], q + 1)
+            if hi - lo + 1 <= max_width:
+                target[0], target[1] = lo, hi
+                target[2].append(k)
+                continue
+        groups.append([q, q + 1, [k]])
+    return tuple(FusedGate(lo, hi - lo + 1, tuple(ks)) for lo, hi, ks in groups)
+
+
+def plan_stages(gates: tuple[FusedGate, ...]) -> tuple[tuple[int, ...], ...]:
+    """Split the fused gates into runs of consecutive gates on pairwise disjoint qubits.
+
+    Returns:
+        Tuples of gate indices, in application order; gates within a stage commute.
+    """
+    stages: list[list[int]] = []
+    used: set[int] = set()
+    for i, gate in enumerate(gates):
+        if stages and used.isdisjoint(gate.qubits):
+            stages[-1].append(i)
+            used.update(gate.qubits)
+        else:
+            stages.append([i])
+            used = set(gate.qubits)
+    return tuple(tuple(s) for s in stages)
+
+
+def fused_matrices(blocks: torch.Tensor, qubits: tuple[int, ...],
+                   gates: tuple[FusedGate, ...]) -> list[torch.Tensor]:
+    """The fused gates' matrices from the blocks, differentiably.
+
+    Args:
+        blocks: (N, K, 4, 4) complex block unitaries.
+        qubits: first qubit of each block.
+        gates: from :func:`fuse_blocks`.
+
+    Returns:
+        One (N, 2^w, 2^w) tensor per fused gate (a block itself when w = 2).
+    """
+    out = []
+    for gate in gates:
+        if gate.width == 2 and len(gate.blocks) == 1:
+            out.append(blocks[:, gate.blocks[0]])  # (N, 4, 4)
+            continue
+        mat = None
+        for k in gate.blocks:
+            full = _embed(blocks[:, k], qubits[k] - gate.first, gate.width)  # (N, 2^w, 2^w)
+            mat = full if mat is None else full @ mat  # one batched 2^w x 2^w product
+        out.append(mat)
+    return out
+
+
+def _embed(block: torch.Tensor, offset: int, width: int) -> torch.Tensor:
+    """I_{2^offset} (x) block (x) I_rest as (N, 2^w, 2^w), built by broadcasting (no matmul)."""
+    n = block.shape[0]
+    a, b = 1 << offset, 1 << (width - offset - 2)
+    kw = {"dtype": block.dtype, "device": block.device}
+    eye_a = torch.eye(a, **kw)[:, None, None, :, None, None]  # (A, 1, 1, A, 1, 1)
+    eye_b = torch.eye(b, **kw)[None, None, :, None, None, :]  # (1, 1, B, 1, 1, B)
+    blk = block[:, None, :, None, None, :, None]  # (N, 1, 4, 1, 1, 4, 1)
+    return (blk * eye_a * eye_b).reshape(n, 1 << width, 1 << width)  # (N, (A,4,B), (A,4,B))

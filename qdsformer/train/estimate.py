@@ -1,0 +1,99 @@
+"""How long a run will take: a few measured training steps, extrapolated.
+
+    estimate = estimate_run_seconds(config)   # times n_steps real steps of the run's model
+    estimate["total_seconds"]                 # seconds_per_step * steps_per_epoch * epochs
+
+The model, optimiser, batch size and device are the run's own (``config``); the batch is the
+first batch of the run's training set, so the time includes the data's real shape. The
+estimate covers the training steps only: evaluation after each epoch, data loading and
+checkpointing are left out (on the paper's protocol they are a few percent of a
+quantum-attention run; more for cheap softmax runs).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from qdsformer.train.config import Config
+from qdsformer.train.engine import (
+    build_loaders,
+    build_model,
+    build_optimizer,
+    resolve_device,
+    seed_everything,
+)
+
+__all__ = ["estimate_run_seconds"]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def estimate_run_seconds(config: Config, *, n_steps: int = 3) -> dict:
+    """Estimate the training wall time of ``config`` from ``n_steps`` timed steps.
+
+    One untimed warm-up step, then ``n_steps`` timed steps (forward, cross-entropy,
+    backward, optimiser step) on the run's first training batch; the median step time is
+    multiplied by the steps per epoch (ceil(n_train / batch_size)) and the epochs.
+
+    Args:
+        config: the run's :class:`Config` (e.g. from ``load_config``).
+        n_steps: timed steps, >= 1.
+
+    Returns:
+        dict with ``seconds_per_step``, ``steps_per_epoch``, ``epochs``, ``total_seconds``,
+        ``total_hours``, ``batch_size``, ``n_train``, ``n_steps_timed``, ``device``,
+        ``threads`` and ``attention``.
+
+    Raises:
+        ValueError: ``n_steps`` < 1, or a bad config value (from the builders).
+    """
+    if not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}")
+    device = resolve_device(config.run.device)
+    seed_everything(config.run.seed)
+    model = build_model(config).to(device)
+    optimizer = build_optimizer(config, model.parameters())
+    train = build_loaders(config)["train"]
+    images, labels = next(iter(train))
+    images, labels = images.to(device), labels.to(device)
+    model.train()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+
+    step()  # warm-up: allocations, kernel selection
+    times = []
+    for _ in range(n_steps):
+        _sync(device)
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    per_step = statistics.median(times)
+    n_train = len(train.dataset)
+    steps_per_epoch = math.ceil(n_train / config.data.batch_size)
+    epochs = config.optim.epochs
+    total = per_step * steps_per_epoch * epochs
+    return {
+        "seconds_per_step": per_step,
+        "steps_per_epoch": steps_per_epoch,
+        "epochs": epochs,
+        "total_seconds": total,
+        "total_hours": total / 3600,
+        "batch_size": config.data.batch_size,
+        "n_train": n_train,
+        "n_steps_timed": n_steps,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "attention": config.attention.name,
+    }

@@ -1,0 +1,40 @@
+"""Run-time estimate: a few timed steps extrapolated (no timing asserts, only the arithmetic)."""
+
+import json
+
+import pytest
+
+from qdsformer.cli import main
+from qdsformer.train.config import load_config
+from qdsformer.train.estimate import estimate_run_seconds
+
+SMALL = ["data.train_limit=30", "data.batch_size=8", "optim.epochs=3",
+         "model.depth=1", "run.device=cpu"]
+
+
+def test_estimate_multiplies_step_time_by_steps_and_epochs():
+    config = load_config("experiments/configs/digits.yaml", SMALL)
+    est = estimate_run_seconds(config, n_steps=2)
+    assert est["steps_per_epoch"] == 4  # ceil(30 / 8)
+    assert est["epochs"] == 3
+    assert est["seconds_per_step"] > 0
+    assert est["total_seconds"] == pytest.approx(est["seconds_per_step"] * 4 * 3)
+    assert est["n_train"] == 30 and est["batch_size"] == 8
+
+
+def test_estimate_rejects_a_bad_step_count():
+    config = load_config("experiments/configs/digits.yaml", SMALL)
+    with pytest.raises(ValueError, match="n_steps must be an int >= 1, got 0"):
+        estimate_run_seconds(config, n_steps=0)
+
+
+def test_bench_estimate_prints_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "estimate.json"
+    args = ["bench", "estimate", "--config", "experiments/configs/digits.yaml", "--steps", "1",
+            "--json", str(out)]
+    for item in SMALL:
+        args += ["--set", item]
+    assert main(args) == 0
+    data = json.loads(out.read_text())
+    assert data["steps_per_epoch"] == 4 and data["epochs"] == 3
+    assert "training steps only" in capsys.readouterr().out
