@@ -210,6 +210,10 @@ def capture_scores(model: torch.nn.Module, images: torch.Tensor | Iterable[torch
         return hook
 
     handles = [m.register_forward_hook(recorder(slot)) for m, slot in zip(normalizers, captured)]
+    # layers running softmax on the fused SDPA kernel skip the normaliser: route them through it
+    fused = [m for m in model.modules() if getattr(m, "fused_attn", False)]
+    for layer in fused:
+        layer.fused_attn = False
     was_training = model.training
     model.eval()
     try:
@@ -219,6 +223,8 @@ def capture_scores(model: torch.nn.Module, images: torch.Tensor | Iterable[torch
     finally:
         for handle in handles:
             handle.remove()
+        for layer in fused:
+            layer.fused_attn = True
         model.train(was_training)
     return [torch.cat(slot) for slot in captured]
 

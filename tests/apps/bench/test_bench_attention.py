@@ -30,7 +30,7 @@ def test_attention_bench_times_qk_normalisers_and_the_linear_path(tmp_path):
     out = tmp_path / "attention.json"
     assert main(["bench", "attention", "--batch", "2", "--heads", "2", "--tokens", "8",
                  "--head-dim", "4", "--normalizers", "esp", "lot:r=3", "--repeats", "1",
-                 "--json", str(out)]) == 0
+                 "--no-layer", "--json", str(out)]) == 0
     impls = {r["impl"] for r in json.loads(out.read_text())}
     assert impls == {"softmax", "esp", "lot(r=3)", "lot(r=3)[attend]"}
 
