@@ -93,3 +93,18 @@ def test_report_command_writes_tables_and_figures(results, capsys):
         assert (out / name).stat().st_size > 0, name
     rows = list(csv.DictReader((out / "cells.csv").open()))
     assert float(rows[0]["val_acc_mean"]) in (pytest.approx(0.88), pytest.approx(0.90))
+
+
+def test_versus_baseline_gap_and_welch_by_hand(results):
+    from qdsformer.apps.report.compare import versus_baseline
+
+    groups = aggregate(collect_runs([results]))
+    rows = versus_baseline(groups, ("data.name", "model.depth"), "attention.name", "val_acc",
+                           baseline="softmax")
+    assert [r["column"] for r in rows] == ["qontot"]
+    row = rows[0]  # qontot 91, 89 against softmax 88, 86, 90 (final val acc, %)
+    assert row["difference"] == pytest.approx(90.0 - 88.0)
+    pooled = math.sqrt((2.0 + 4.0) / 2)  # sample variances 2 and 4
+    assert row["in_pooled_std"] == pytest.approx(2.0 / pooled)
+    assert row["welch_t"] == pytest.approx(2.0 / math.sqrt(2.0 / 2 + 4.0 / 3))
+    assert 0.0 < row["p_value"] < 1.0 and (row["n"], row["n_baseline"]) == (2, 3)

@@ -189,3 +189,16 @@ def test_submitit_local_executor_runs_a_two_cell_sweep(tmp_path, capsys):
     assert (tmp_path / "out" / "jobs" / ".submitit").is_dir()
     assert main(["sweep", str(path), "--launcher", "submitit", "--cluster", "local"]) == 0
     assert "sweep: 2 skipped" in capsys.readouterr().out
+
+
+def test_dry_run_estimate_times_unmeasured_cells(tmp_path, capsys):
+    path = write_sweep(tmp_path, f"""\
+        name: est
+        out_dir: OUT
+        seeds: [0, 1]
+        set: {TINY}
+        """)
+    assert main(["sweep", str(path), "--dry-run", "--estimate"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(timed steps)") == 2 and "unmeasured" not in out
+    assert not (tmp_path / "out").exists()  # nothing written

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from qdsformer.apps.report.aggregate import aggregate
 from qdsformer.apps.report.collect import collect_runs
+from qdsformer.apps.report.compare import versus_baseline, versus_markdown
 from qdsformer.apps.report.figures import curves_figure, depth_figure
 from qdsformer.apps.report.paper import available_tables, compare_to_paper, load_paper_table
 from qdsformer.apps.report.render import cell_rows, cells_markdown, pivot_markdown
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default=None,
                         help="summary field compared with the paper (default: the table's)")
     parser.add_argument("--out", default=None, help="output folder (default: <first DIR>/report)")
+    parser.add_argument("--baseline", default="softmax",
+                        help="column every other operator is compared with, in the paper's "
+                             "orientation (difference, in pooled std, Welch's t-test)")
     parser.add_argument("--no-figures", action="store_true", help="tables only")
 
 
@@ -54,6 +58,13 @@ def run(args: argparse.Namespace) -> int:
                      pivot_markdown(groups, table.row_keys, table.column_key, metric, paper=paper)]
         if compared:
             write_csv(compared, out / f"paper_{table.name}.csv")
+        versus = versus_baseline(groups, table.row_keys, table.column_key, metric,
+                                 baseline=args.baseline)
+        if versus:
+            sections += ["", f"Ours against `{args.baseline}` in the same row (`{metric}`): "
+                         "difference of means, in units of the pooled std, Welch's t-test "
+                         "(two-sided; few seeds: little power).", "", versus_markdown(versus)]
+            write_csv(versus, out / f"versus_{args.baseline}_{table.name}.csv")
         if not args.no_figures and table.column_key.endswith("n_layers") and compared:
             rows = {r["row"] for r in compared}
             for row in sorted(rows):

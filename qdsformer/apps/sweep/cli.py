@@ -19,6 +19,7 @@ import time
 from qdsformer.apps.sweep.local import CellResult, run_local
 from qdsformer.apps.sweep.slurm import run_submitit
 from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status, expand, load_sweep
+from qdsformer.train.estimate import estimate_run_seconds
 from qdsformer.train.lock import is_locked
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="local worker processes (threads per worker = cores / jobs)")
     parser.add_argument("--dry-run", action="store_true",
                         help="list the cells, their state and estimated cost; run nothing")
+    parser.add_argument("--estimate", action="store_true",
+                        help="with --dry-run: time a few training steps of each cell not measured "
+                             "yet (one per cell name) to estimate its cost")
     parser.add_argument("--only", metavar="SUBSTRING", action="append", default=[],
                         help="run only cells whose name/seed label contains SUBSTRING")
     parser.add_argument("--launcher", choices=["local", "submitit"], default="local",
@@ -65,23 +69,39 @@ def _remaining_epochs(cell: Cell) -> int:
     return max(cell.config.optim.epochs - done, 0)
 
 
-def dry_run(cells: list[Cell], *, out=None) -> None:
-    """Print one line per cell: label, state, epochs left, estimated seconds; then totals."""
+def _timed_epoch_seconds(cell: Cell, cache: dict) -> float:
+    """Seconds per epoch from a few timed training steps of the cell (one timing per name)."""
+    key = (cell.run_dir.parts[-3], cell.name)
+    if key not in cache:
+        estimate = estimate_run_seconds(cell.config)
+        cache[key] = estimate["total_seconds"] / max(estimate["epochs"], 1)
+    return cache[key]
+
+
+def dry_run(cells: list[Cell], *, out=None, estimate: bool = False) -> None:
+    """Print one line per cell: label, state, epochs left, estimated cost; then totals.
+
+    The cost comes from the epoch times recorded by the cell or another seed of it; with
+    ``estimate``, cells without records are timed (training steps only, so a lower bound).
+    """
     out = out or sys.stdout
-    total, unknown = 0.0, 0
+    total, unknown, timed = 0.0, 0, {}
     for cell in cells:
         state = cell_status(cell)
         if state != "finished" and is_locked(cell.run_dir):
             state = "running"
         left = 0 if state == "finished" else _remaining_epochs(cell)
         per_epoch = _measured_epoch_seconds(cell, cells)
+        source = "measured"
+        if per_epoch is None and estimate and left:
+            per_epoch, source = _timed_epoch_seconds(cell, timed), "timed steps"
         if left == 0:
             cost = "-"
         elif per_epoch is None:
             cost, unknown = "unmeasured", unknown + 1
         else:
             total += per_epoch * left
-            cost = f"~{per_epoch * left / 60:.0f} min"
+            cost = f"~{per_epoch * left / 60:.0f} min ({source})"
         print(f"{cell.label:50s} {state:9s} {left:4d} epochs left  {cost}", file=out)
     done = sum(cell_status(c) == "finished" for c in cells)
     print(f"{len(cells)} cells, {done} finished; estimated {total / 3600:.1f} core-hours for the "
@@ -132,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         plan += [(spec, cell) for cell in _select(expand(spec), args.only)]
     cells = [cell for _, cell in plan]
     if args.dry_run:
-        dry_run(cells)
+        dry_run(cells, estimate=args.estimate)
         return 0
     if args.launcher == "submitit":
         results = run_submitit(plan, cluster=args.cluster, parameters=args.slurm,

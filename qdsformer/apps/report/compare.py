@@ -1,0 +1,64 @@
+"""Each operator against a baseline operator in the same row: the gap and its significance.
+
+For a row of the table (e.g. Fashion-MNIST, 2-block ViT) and a column (an operator), the gap
+to the baseline column (softmax) is reported as the difference of means (percentage points),
+that difference in units of the pooled standard deviation sqrt((s_a^2 + s_b^2) / 2), and
+Welch's t-test (unequal variances, two-sided). With three seeds a test has little power: a
+p-value above 0.05 says the seeds cannot tell the two apart, not that they are equal.
+"""
+
+from __future__ import annotations
+
+import math
+
+from qdsformer.apps.report.aggregate import Group
+from qdsformer.apps.report.paper import group_position
+
+
+def welch(a: list[float], b: list[float]) -> tuple[float, float] | None:
+    """Welch's t statistic and two-sided p-value of mean(a) - mean(b); None if n < 2."""
+    from scipy import stats
+
+    if len(a) < 2 or len(b) < 2:
+        return None
+    result = stats.ttest_ind(a, b, equal_var=False)
+    return float(result.statistic), float(result.pvalue)
+
+
+def versus_baseline(groups: list[Group], row_keys, column_key: str, metric: str, *,
+                    baseline: str) -> list[dict]:
+    """One row per (row, column != baseline) that has a baseline in the same row."""
+    values: dict[tuple, list[float]] = {}
+    for g in groups:
+        if g.n and g.config_value(column_key) is not None:
+            position = group_position(g, row_keys, column_key)
+            values.setdefault(position, []).extend(100.0 * v for v in g.values(metric))
+    rows = []
+    for (row, column), ours in sorted(values.items(), key=str):
+        base = values.get((row, baseline))
+        if column == baseline or not base:
+            continue
+        mean_a, mean_b = sum(ours) / len(ours), sum(base) / len(base)
+        var = [sum((v - m) ** 2 for v in xs) / (len(xs) - 1) if len(xs) > 1 else math.nan
+               for xs, m in ((ours, mean_a), (base, mean_b))]
+        pooled = math.sqrt((var[0] + var[1]) / 2)
+        test = welch(ours, base)
+        rows.append({"row": " / ".join(row), "column": column, "baseline": baseline,
+                     "metric": metric, "difference": mean_a - mean_b,
+                     "in_pooled_std": (mean_a - mean_b) / pooled if pooled > 0 else None,
+                     "welch_t": test[0] if test else None, "p_value": test[1] if test else None,
+                     "n": len(ours), "n_baseline": len(base)})
+    return rows
+
+
+def versus_markdown(rows: list[dict]) -> str:
+    """The rows of :func:`versus_baseline` as a markdown table."""
+    lines = ["| row | operator | Δ vs " + (rows[0]["baseline"] if rows else "baseline")
+             + " (points) | Δ / pooled std | Welch t | p | n |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        def fmt(value, spec):
+            return "-" if value is None else format(value, spec)
+        lines.append(f"| {r['row']} | {r['column']} | {r['difference']:+.2f} | "
+                     f"{fmt(r['in_pooled_std'], '+.1f')} | {fmt(r['welch_t'], '+.2f')} | "
+                     f"{fmt(r['p_value'], '.3f')} | {r['n']} vs {r['n_baseline']} |")
+    return "\n".join(lines)
