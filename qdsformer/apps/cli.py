@@ -11,13 +11,16 @@ import-linter contract (pyproject.toml) covers each command's imports.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qdsformer.apps.errors import EXPECTED_ERRORS, one_line
 from qdsformer.common.registry import Registry
+from qdsformer.common.trust import trusted_checkpoints
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         description="Doubly stochastic attention, classical and quantum, in small ViTs.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="load legacy checkpoints with the full unpickler (it can run code "
+                             "the file names: only for files you trust)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_subcommands(sub, COMMANDS, argv, "_run")
     return parser
@@ -101,11 +109,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
-        print(f"qdsformer {args.command}: error: {err}", file=sys.stderr)
+        with contextlib.ExitStack() as stack:
+            if args.trust_checkpoint:
+                stack.enter_context(trusted_checkpoints())
+            return int(args._run(args) or 0)
+    except EXPECTED_ERRORS as err:  # bad input or a damaged file: one clear line, no traceback
+        if args.debug:
+            raise
+        print(f"qdsformer {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
-
+    except KeyboardInterrupt:
+        print(f"qdsformer {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 if __name__ == "__main__":
     raise SystemExit(main())

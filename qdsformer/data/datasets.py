@@ -176,8 +176,12 @@ def _locate_idx_files(name: str, part: str, root: Path | None, download: bool) -
         import torchvision.datasets
 
         log.info("downloading %s into %s", name, root)
-        getattr(torchvision.datasets, spec.torchvision_class)(str(root), train=True, download=True)
-        getattr(torchvision.datasets, spec.torchvision_class)(str(root), train=False, download=True)
+        try:
+            for train in (True, False):
+                getattr(torchvision.datasets, spec.torchvision_class)(str(root), train=train,
+                                                                      download=True)
+        except (OSError, RuntimeError) as err:  # no network: URLError or torchvision's own
+            raise ValueError(f"downloading {name} into {root} failed (offline?): {err}") from err
         files = _find_idx_files(name, part, root)
     if files is None:
         where = [str(root), str(root / spec.folder / "raw"), str(root / name)] if root else []

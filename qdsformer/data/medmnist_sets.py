@@ -97,7 +97,8 @@ def download_medmnist(flag: str, root: str | Path) -> Path:
     """Download ``<flag>.npz`` into ``root`` with the ``medmnist`` package's own code.
 
     Raises:
-        ValueError: the optional ``medmnist`` package is not installed.
+        ValueError: the optional ``medmnist`` package is not installed, or the download
+            failed (offline).
     """
     _check_flag(flag)
     try:
@@ -111,7 +112,12 @@ def download_medmnist(flag: str, root: str | Path) -> Path:
     cls = getattr(medmnist, medmnist.INFO[flag]["python_class"])
     log.info("downloading %s.npz into %s (medmnist %s)", flag, root,
              getattr(medmnist, "__version__", "?"))
-    cls(split="train", root=str(root), download=True)  # fetches the whole <flag>.npz
+    try:
+        cls(split="train", root=str(root), download=True)  # fetches the whole <flag>.npz
+    except (OSError, RuntimeError) as err:  # no network: URLError / requests / medmnist's own
+        raise ValueError(
+            f"downloading {flag} into {root} failed (offline?): {err}; put {flag}.npz into "
+            f"{root} by hand or run with network access") from err
     return root / f"{flag}.npz"
 
 

@@ -71,6 +71,9 @@ def _check_inputs(cost: torch.Tensor, a, b, epsilon, n_iters, tol, method, grad,
         raise ValueError(f"cost_matrix must be a tensor of shape (..., n, m), got {shape}")
     if not torch.is_floating_point(cost):
         raise ValueError(f"cost_matrix must be a floating point tensor, got dtype {cost.dtype}")
+    if cost.shape[-2] == 0 or cost.shape[-1] == 0:
+        raise ValueError(f"cost_matrix must have n, m >= 1 points per side, got shape "
+                         f"{tuple(cost.shape)}")
     if not torch.isfinite(cost).all():
         raise ValueError("cost_matrix contains NaN or infinite entries; expected finite costs")
     if not epsilon > 0:
@@ -100,6 +103,13 @@ def _check_inputs(cost: torch.Tensor, a, b, epsilon, n_iters, tol, method, grad,
             raise ValueError(f"{name} contains NaN or infinite weights")
         if (w < 0).any():
             raise ValueError(f"{name} has negative weights; expected non-negative marginals")
+    if (a is None) != (b is None):  # the other one defaults to uniform weights of mass 1
+        given, name = (a, "a") if a is not None else (b, "b")
+        gap = (given.sum(-1) - 1.0).abs().max() if given.numel() else 0.0
+        if gap > 1e-5:
+            raise ValueError(
+                f"{name} must have total mass 1 when the other marginal is the uniform default, "
+                f"its mass is off by {float(gap):.3g}; pass both a and b for another mass")
     if a is not None and b is not None:
         gap = (a.sum(-1) - b.sum(-1)).abs().max()
         if gap > 1e-5 * a.sum(-1).abs().max().clamp_min(1.0):
@@ -420,7 +430,10 @@ def sinkhorn(
     # at fixed potentials, which makes the envelope gradient exact
     entropy_ab = torch.xlogy(a_full, a_full).sum(-1) + torch.xlogy(b_full, b_full).sum(-1)
     mass_gap = plan.sum(dim=(-2, -1)) - a_full.sum(-1)  # (...), 0 at convergence
-    value = (f * a_full).sum(-1) + (g * b_full).sum(-1) - epsilon * (mass_gap + entropy_ab)
+    # zero weights carry potentials of -inf: their terms are 0, not -inf * 0 = NaN
+    fa = torch.where(a_full > 0, f * a_full, torch.zeros_like(f))  # (..., n)
+    gb = torch.where(b_full > 0, g * b_full, torch.zeros_like(g))  # (..., m)
+    value = fa.sum(-1) + gb.sum(-1) - epsilon * (mass_gap + entropy_ab)
     return SinkhornResult(plan, f, g, transport, done, error.detach(), value)
 
 

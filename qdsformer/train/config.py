@@ -210,7 +210,15 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (), c
         path = Path(path)
         if not path.exists():
             raise ValueError(f"config file {path} does not exist")
-        loaded = yaml.safe_load(path.read_text()) or {}
+        if not path.is_file():
+            raise ValueError(f"config file {path} is not a file (a folder?)")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ValueError(f"config file {path}{where}: invalid YAML ({problem})") from None
         if not isinstance(loaded, dict):
             raise ValueError(f"config file {path} must hold a mapping, got {type(loaded).__name__}")
     named = [k for k in _dotted_keys(loaded)] + [a.split("=", 1)[0].strip() for a in overrides]

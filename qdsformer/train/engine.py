@@ -21,6 +21,7 @@ import functools
 import logging
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -52,9 +53,19 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as err:
         raise ValueError(f"run.device {name!r} is not a torch device") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"run.device {name!r}: CUDA is not available on this machine "
+                         "(use run.device=cpu or auto)")
+    if device.type == "cuda" and device.index is not None \
+            and device.index >= torch.cuda.device_count():
+        raise ValueError(f"run.device {name!r}: this machine has {torch.cuda.device_count()} "
+                         "CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"run.device {name!r}: MPS is not available on this machine")
+    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -150,7 +161,11 @@ def default_run_dir(config: Config) -> Path:
 
 
 def _rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+    # plain types only (a safe torch.load refuses numpy arrays): numpy's key as a list of ints
+    kind, key, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": (str(kind), [int(k) for k in key], int(pos), int(has_gauss),
+                       float(cached)),
              "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -158,8 +173,10 @@ def _rng_state() -> dict:
 
 
 def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, key, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(key, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -304,7 +321,7 @@ def _train_epoch(model, loader, optimizer, loss_fn, config, epoch,
     loader.set_epoch(epoch)
     totals = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, count
     bar = None
-    if config.run.progress and ctx.is_main:
+    if config.run.progress and ctx.is_main and sys.stderr.isatty():  # a log file: the epoch line
         bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.optim.epochs}",
                    leave=False, dynamic_ncols=True)
     for step, (images, labels) in enumerate(loader):
