@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from qdsformer.common.results import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -138,18 +138,7 @@ def cache_path(cache_dir: str | Path, split: str, seed: int) -> Path:
 
 
 def _atomic_savez(path: Path, arrays: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, lambda handle: np.savez(handle, **arrays))
 
 
 def _read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
