@@ -42,7 +42,8 @@ class RunRecord:
         return node
 
 
-def _read_history(path: Path) -> list[dict]:
+def read_history(path: Path) -> list[dict]:
+    """The rows of a metrics.csv as floats; [] when the file is absent."""
     if not path.exists():
         return []
     with path.open() as handle:
@@ -54,7 +55,7 @@ def read_run(run_dir: str | Path) -> RunRecord:
     run_dir = Path(run_dir)
     try:
         config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-        history = _read_history(run_dir / "metrics.csv")
+        history = read_history(run_dir / "metrics.csv")
         summary_path = run_dir / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     except (yaml.YAMLError, json.JSONDecodeError, ValueError, KeyError) as err:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 
-from qdsformer.apps.report.aggregate import Group
-from qdsformer.apps.report.paper import group_position
+from scipy import stats
+
+from qdsformer.apps.report.aggregate import Group, mean_std
+from qdsformer.apps.report.paper import place_groups
 
 
 def welch(a: list[float], b: list[float]) -> tuple[float, float] | None:
     """Welch's t statistic and two-sided p-value of mean(a) - mean(b); None if n < 2."""
-    from scipy import stats
-
     if len(a) < 2 or len(b) < 2:
         return None
     result = stats.ttest_ind(a, b, equal_var=False)
@@ -28,20 +28,16 @@ def welch(a: list[float], b: list[float]) -> tuple[float, float] | None:
 def versus_baseline(groups: list[Group], row_keys, column_key: str, metric: str, *,
                     baseline: str) -> list[dict]:
     """One row per (row, column != baseline) that has a baseline in the same row."""
-    values: dict[tuple, list[float]] = {}
-    for g in groups:
-        if g.n and g.config_value(column_key) is not None:
-            position = group_position(g, row_keys, column_key)
-            values.setdefault(position, []).extend(100.0 * v for v in g.values(metric))
+    values = {position: [100.0 * v for g in members for v in g.values(metric)]
+              for position, members in place_groups(groups, row_keys, column_key).items()}
     rows = []
     for (row, column), ours in sorted(values.items(), key=str):
         base = values.get((row, baseline))
         if column == baseline or not base:
             continue
-        mean_a, mean_b = sum(ours) / len(ours), sum(base) / len(base)
-        var = [sum((v - m) ** 2 for v in xs) / (len(xs) - 1) if len(xs) > 1 else math.nan
-               for xs, m in ((ours, mean_a), (base, mean_b))]
-        pooled = math.sqrt((var[0] + var[1]) / 2)
+        (mean_a, std_a), (mean_b, std_b) = mean_std(ours), mean_std(base)
+        pooled = (math.sqrt((std_a**2 + std_b**2) / 2) if std_a is not None and std_b is not None
+                  else math.nan)
         test = welch(ours, base)
         rows.append({"row": " / ".join(row), "column": column, "baseline": baseline,
                      "metric": metric, "difference": mean_a - mean_b,

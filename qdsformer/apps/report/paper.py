@@ -59,6 +59,15 @@ def group_position(group: Group, row_keys, column_key) -> tuple[tuple[str, ...],
     return (_key(group.config_value(k) for k in row_keys), str(group.config_value(column_key)))
 
 
+def place_groups(groups: list[Group], row_keys, column_key: str) -> dict[tuple, list[Group]]:
+    """Groups with finished runs and a value for ``column_key``, by (row, column) position."""
+    placed: dict[tuple, list[Group]] = {}
+    for group in groups:
+        if group.n and group.config_value(column_key) is not None:
+            placed.setdefault(group_position(group, row_keys, column_key), []).append(group)
+    return placed
+
+
 def pooled_stat(groups: list[Group], metric: str) -> tuple[float, float | None, int] | None:
     """Mean, std (percent) and n of ``metric`` over all finished runs of ``groups``."""
     values = [100.0 * v for g in groups for v in g.values(metric)]
@@ -76,11 +85,7 @@ def compare_to_paper(groups: list[Group], table: PaperTable, *, metric: str | No
     deviations separate the two means (None when we have fewer than two seeds).
     """
     metric = metric or table.metric
-    placed: dict[tuple, list[Group]] = {}
-    for group in groups:
-        if group.n:
-            placed.setdefault(group_position(group, table.row_keys, table.column_key),
-                              []).append(group)
+    placed = place_groups(groups, table.row_keys, table.column_key)
     rows = []
     for entry in table.entries:
         position = (_key(entry["row"]), str(entry["column"]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qdsformer.apps.report.aggregate import Group
-from qdsformer.apps.report.paper import group_position, pooled_stat
+from qdsformer.apps.report.paper import place_groups, pooled_stat
 
 
 def _pm(mean: float, std: float | None, digits: int = 1) -> str:
@@ -54,10 +54,7 @@ def pivot_markdown(groups: list[Group], row_keys, column_key: str, metric: str, 
 
     ``paper`` maps (row tuple, column) -> (mean, std) in percent.
     """
-    placed: dict[tuple, list[Group]] = {}
-    for g in groups:
-        if g.n and g.config_value(column_key) is not None:
-            placed.setdefault(group_position(g, row_keys, column_key), []).append(g)
+    placed = place_groups(groups, row_keys, column_key)
     rows = sorted({p[0] for p in placed}, key=str)
     columns = sorted({p[1] for p in placed}, key=lambda c: (not c.lstrip("-").isdigit(),
                                                             int(c) if c.lstrip("-").isdigit() else 0, c))

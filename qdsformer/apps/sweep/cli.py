@@ -11,11 +11,11 @@ state and their estimated cost without running anything.
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import sys
 import time
 
+from qdsformer.apps.report.collect import read_history
 from qdsformer.apps.sweep.local import CellResult, run_local
 from qdsformer.apps.sweep.slurm import run_submitit
 from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status, expand, load_sweep
@@ -51,21 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _measured_epoch_seconds(cell: Cell, siblings: list[Cell]) -> float | None:
     """Mean epoch time recorded by this cell or by another seed of the same cell."""
     for other in [cell] + [s for s in siblings if s.name == cell.name and s is not cell]:
-        path = other.run_dir / "metrics.csv"
-        if path.exists():
-            with path.open() as handle:
-                times = [float(r["epoch_seconds"]) for r in csv.DictReader(handle)]
-            if times:
-                return sum(times) / len(times)
+        times = [row["epoch_seconds"] for row in read_history(other.run_dir / "metrics.csv")]
+        if times:
+            return sum(times) / len(times)
     return None
 
 
 def _remaining_epochs(cell: Cell) -> int:
-    path = cell.run_dir / "metrics.csv"
-    done = 0
-    if cell_status(cell) == "partial" and path.exists():
-        with path.open() as handle:
-            done = sum(1 for _ in csv.DictReader(handle))
+    done = len(read_history(cell.run_dir / "metrics.csv")) if cell_status(cell) == "partial" else 0
     return max(cell.config.optim.epochs - done, 0)
 
 

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status
 from qdsformer.train.lock import INHERITED_LOCK_ENV, RunFolderBusy, RunFolderLock
 
@@ -94,12 +96,7 @@ def run_cell(spec: SweepSpec, cell: Cell, *, env: dict | None = None) -> CellRes
 
 
 def cuda_device_count() -> int:
-    try:
-        import torch
-
-        return torch.cuda.device_count() if torch.cuda.is_available() else 0
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def run_local(plan: list[tuple[SweepSpec, Cell]], *, jobs: int = 1,
