@@ -140,7 +140,7 @@ def evaluate(model: torch.nn.Module, loader: BatchLoader, *, device=None,
     ctx = ctx or DistributedContext(device=device)
     was_training = model.training
     model.eval()
-    totals = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, count
+    totals = torch.zeros(3, device=device)  # loss sum, correct, count (float32: MPS has no float64)
     for images, labels in loader:
         images, labels = ctx.shard(images.to(device), labels.to(device))
         logits = model(images)
@@ -319,7 +319,7 @@ def _train_epoch(model, loader, optimizer, loss_fn, config, epoch,
     device = ctx.device
     model.train()
     loader.set_epoch(epoch)
-    totals = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, count
+    totals = torch.zeros(3, device=device)  # loss sum, correct, count (float32: MPS has no float64)
     bar = None
     if config.run.progress and ctx.is_main and sys.stderr.isatty():  # a log file: the epoch line
         bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.optim.epochs}",
