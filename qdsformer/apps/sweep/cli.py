@@ -142,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
     plan: list[tuple[SweepSpec, Cell]] = []
     for path in args.sweeps:
         spec = load_sweep(path)
-        plan += [(spec, cell) for cell in _select(expand(spec), args.only)]
+        cells = expand(spec, check_device=args.launcher == "local")  # all checked before any runs
+        plan += [(spec, cell) for cell in _select(cells, args.only)]
     cells = [cell for _, cell in plan]
     if args.dry_run:
         dry_run(cells, estimate=args.estimate)
