@@ -310,6 +310,9 @@ def apply_blocks(params: torch.Tensor, qubits: Sequence[int], n_qubits: int,
     lead = params.shape[: params.dim() - 1 - param_ndim]
     flat = params.reshape(-1, *params.shape[len(lead):])  # (N, K, *p)
     dim = 1 << n_qubits
+    if flat.shape[0] == 0:  # an empty batch: an empty V, attached to the graph (zero gradient)
+        blocks = make_blocks(flat)  # (0, K, 4, 4)
+        return (blocks.new_zeros(*lead, dim, dim) + blocks.sum() * 0)
     return _AdjointCircuit.apply(flat, make_blocks, qubits, n_qubits).reshape(*lead, dim, dim)
 
 
