@@ -240,11 +240,27 @@ class _AbsorbUpdates:
         return self.f + self.eps * torch.log(self.u), self.g + self.eps * torch.log(self.v)
 
 
+#: Anneal only when epsilon is below the cost's spread by this factor. Measured on the POT-parity
+#: problems of tests/ot: a warm start from a larger epsilon can slow the final stage (40 x 40
+#: at spread / epsilon ~ 200: +13 % even from a single stage at 2 epsilon), while cold starts
+#: with spread / epsilon >= 1000 spend most of their steps in a transient that annealing skips.
+MIN_SCALING_RATIO = 500.0
+#: With ``tol``, each annealing stage runs until its marginal error is below this fraction of
+#: the total mass (or ``tol``, if larger); a looser stage is wasted, a tighter one too.
+STAGE_TOL = 1e-2
+
+
 def _epsilon_schedule(cost: torch.Tensor, epsilon: float, scaling: float | None) -> list[float]:
-    """Annealing stages eps_0 > eps_1 > ... > epsilon, eps_0 = spread of the cost."""
+    """Annealing stages eps_0 > eps_1 > ... > epsilon, eps_0 = spread of the cost.
+
+    Empty (no annealing) without ``scaling`` or when the spread is below
+    :data:`MIN_SCALING_RATIO` * epsilon: then a cold start converges as fast.
+    """
     if scaling is None:
         return []
     spread = float((cost.amax() - cost.amin()).detach())  # one sync, before the loop
+    if spread < MIN_SCALING_RATIO * epsilon:
+        return []
     stages = []
     eps = spread
     while eps > epsilon:
@@ -280,16 +296,27 @@ def _solve(cost, a, b, epsilon, n_iters, tol, check_every, method, scaling, init
     if n_iters == 1 and not stages:
         return f, g, done, None
     updates = updates_cls(cost, log_a, log_b, start, f, g)
-    for i, stage in enumerate(stages):  # one row + one column step per annealing stage
+    budget = n_iters if n_iters is not None else 1_000_000
+    stage_tol = None
+    if stages and tol is not None:  # each stage to a stage tolerance; else one row + column step
+        stage_tol = max(tol, STAGE_TOL * float(a.sum(-1).amax()))
+    for i, stage in enumerate(stages):
         if i > 0:
             updates.set_epsilon(stage, *updates.potentials())
             updates.row()
             done += 1
-        updates.apply_col(updates.col(check=False)[1])
-        done += 1
+        for _ in range(budget):
+            measured, partial = updates.col(check=stage_tol is not None)
+            if measured is not None and measured < stage_tol:
+                break  # this stage is close enough; the next one refines it
+            updates.apply_col(partial)
+            done += 1
+            if stage_tol is None:
+                break
+            updates.row()
+            done += 1
     if stages:
         updates.set_epsilon(epsilon, *updates.potentials())
-    budget = n_iters if n_iters is not None else 1_000_000
     target = 0 if stages else 1  # half-steps done at the target epsilon
     since_check = 0
     error = None
@@ -407,8 +434,12 @@ def sinkhorn(
             (Danskin) theorem the gradient of ``value`` is exact, d value / dC = P; gradients
             of ``plan`` and ``transport_cost`` are then only their explicit part; cheapest).
         epsilon_scaling: None, or a factor in (0, 1): anneal epsilon from the cost's spread
-            down to ``epsilon`` by this factor, one row and one column step per stage
-            (the stages' half-steps count in ``n_iters`` of the result, not in the budget).
+            down to ``epsilon`` by this factor. With ``tol``, each stage runs until its marginal
+            error is below ``max(tol, 1e-2 * mass)`` (:data:`STAGE_TOL`); without, one row and
+            one column step per stage. Annealing is skipped when epsilon is not below the
+            spread by :data:`MIN_SCALING_RATIO` (a cold start is then as fast: measured on the
+            POT-parity problems, scaling never costs more steps than none). The stages'
+            half-steps count in ``n_iters`` of the result, not in the budget.
         init: warm start (f, g), shapes (..., n), (..., m), in cost units; default zeros.
             The first row step only reads g.
 

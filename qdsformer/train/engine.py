@@ -9,6 +9,12 @@
   states, history), so a killed run resumes from its last finished epoch;
 - ``summary.json``: final validation and test accuracy, time, sizes.
 
+A run folder has one owner (:mod:`qdsformer.train.lock`); the config is checked whole before
+the folder is made (:mod:`qdsformer.train.validate`). The checkpoint is written before
+metrics.csv, so a kill between the two leaves metrics.csv one epoch behind; ``resume`` accepts
+that, refuses files of different runs (:mod:`qdsformer.train.resume`), rewrites metrics.csv
+from the checkpoint's history and removes temporary files of killed writes.
+
 Resuming restores every random state and the epoch-seeded batch order, so a resumed run ends
 with the same weights and numbers as an uninterrupted one. ``loss_fn(model, images, labels) ->
 (loss, logits)`` replaces cross-entropy, which lets distillation reuse this loop.
