@@ -168,6 +168,12 @@ class MixedPhase:
                     block.theta.copy_(torch.tensor(value, dtype=block.theta.dtype))
         return result
 
+    def held_loss(self, loss_fn) -> float:
+        """The loss on the held batch at the current theta, without gradients (one host sync)."""
+        with torch.no_grad():
+            loss, _ = loss_fn(self.model, self.images, self.labels)
+        return float(loss)  # the phase's host syncs: one per evaluation, off the hot path
+
     def _sizes(self) -> list[int]:
         """Entries of each block's theta that the held batch's circuit uses."""
         seen: dict[int, int] = {}
@@ -205,9 +211,7 @@ class MixedPhase:
 
         def held_loss(x: np.ndarray) -> float:
             set_theta(x)
-            with torch.no_grad():
-                loss, _ = loss_fn(self.model, self.images, self.labels)
-            return float(loss)  # the phase's host syncs: one per evaluation, off the hot path
+            return self.held_loss(loss_fn)
 
         finished = False
         try:
