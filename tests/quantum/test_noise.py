@@ -7,6 +7,7 @@ import torch
 
 from qdsformer.hardware.bell import frequencies_to_dsm
 from qdsformer.quantum import depolarize, get_ansatz, qontot_full_dsm, shot_estimate
+from qdsformer.quantum.noise import multinomial_counts
 
 
 def _dsm(batch=(), n_tokens=4, seed=0):
@@ -18,9 +19,10 @@ def _dsm(batch=(), n_tokens=4, seed=0):
     return qontot_full_dsm(scores, theta, ansatz)
 
 
-def test_shot_estimate_is_unbiased_with_the_multinomial_spread():
+@pytest.mark.parametrize("shots", [50, 10_000])
+def test_shot_estimate_is_unbiased_with_the_multinomial_spread(shots):
     p = _dsm()  # (4, 4)
-    n, shots, draws = 4, 50, 4000
+    n, draws = 4, 4000
     gen = torch.Generator().manual_seed(1)
     est = shot_estimate(p.expand(draws, n, n), shots, generator=gen, straight_through=False)
     q = p / n  # cell probabilities of one shot
@@ -81,3 +83,21 @@ def test_bad_depolarizing_is_refused(prob):
 def test_zero_shots_is_not_an_estimate():
     with pytest.raises(ValueError, match="shots >= 1"):
         shot_estimate(_dsm(), 0)
+
+
+def test_multinomial_counts_have_the_multinomial_covariance():
+    weights = torch.tensor([[0.1, 0.4, 0.0, 0.5]], dtype=torch.float64)  # one empty cell
+    shots, draws = 30, 20000
+    counts = multinomial_counts(weights.expand(draws, 4), shots,
+                                generator=torch.Generator().manual_seed(3))  # (draws, 4)
+    assert torch.equal(counts.sum(-1), torch.full((draws,), 30.0, dtype=torch.float64))
+    assert (counts[:, 2] == 0).all() and (counts >= 0).all()
+    q = weights[0]
+    cov = shots * (torch.diag(q) - q[:, None] * q[None, :])  # Multinomial(N, q) covariance
+    torch.testing.assert_close(counts.mean(0), shots * q, atol=0.1, rtol=0)  # SE ~ 0.02
+    torch.testing.assert_close(torch.cov(counts.T), cov, atol=0.3, rtol=0)  # SE ~ 0.05
+
+
+def test_multinomial_counts_refuses_a_non_power_of_two():
+    with pytest.raises(ValueError, match="power-of-two number of cells, got 6"):
+        multinomial_counts(torch.ones(2, 6), 10)
