@@ -13,6 +13,9 @@ Public API (stable names; the circuits and analysis modules build on them):
     P = dsm_from_probs(abs(V)**2, n_data_qubits)   # the same from measured probabilities
     P_T = complete_padded(P, T)                    # T x T corner + exact rank-one completion
     P = qontot_dsm(scores, theta, ansatz)          # scores (..., T, T), theta (n_params,)
+    P_n = qontot_full_dsm(scores, theta, ansatz)   # the n x n matrix before complete_padded
+    P = depolarize(P_n, p)                         # (1 - p) P + p J / n
+    P_hat = shot_estimate(P_n, shots)              # N Bell-pair shots, straight-through grad
 
 Qubit order: qubit 0 is the most significant bit of our basis index; data qubits
 (q_d = ceil(log2 T)) come first, then auxiliary qubits, so V's row index is
@@ -34,6 +37,7 @@ from qdsformer.quantum.ansatz import (
     list_ansaetze,
     register_ansatz,
 )
+from qdsformer.quantum.noise import depolarize, shot_estimate, validate_noise
 from qdsformer.quantum.readout import (
     complete_padded,
     dsm_from_probs,
@@ -41,6 +45,7 @@ from qdsformer.quantum.readout import (
     encode_angles,
     n_data_qubits_for,
     qontot_dsm,
+    qontot_full_dsm,
 )
 from qdsformer.quantum.simulator import apply_blocks
 
@@ -58,5 +63,9 @@ __all__ = [
     "list_ansaetze",
     "n_data_qubits_for",
     "qontot_dsm",
+    "qontot_full_dsm",
+    "depolarize",
+    "shot_estimate",
+    "validate_noise",
     "register_ansatz",
 ]

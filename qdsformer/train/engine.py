@@ -4,7 +4,8 @@
 ``<run.out_dir>/<experiment>/<run name>/``:
 
 - ``config.yaml``: the resolved config;
-- ``metrics.csv``: one row per finished epoch;
+- ``metrics.csv``: one row per finished epoch (with ``mixed_loss_before`` / ``_after``, the
+  held-batch loss around the gradient-free phase, when QontOT's strategy is ``mixed``);
 - ``checkpoint.pt``: written atomically after every epoch (model, optimiser, scheduler, RNG
   states, history), so a killed run resumes from its last finished epoch;
 - ``summary.json``: final validation and test accuracy, time, sizes.
@@ -47,6 +48,7 @@ from qdsformer.train.config import Config, save_config, to_dict
 from qdsformer.train.ddp import DistributedContext, context_from_env
 from qdsformer.train.device import resolve_device
 from qdsformer.train.lock import LOCK_NAME, RunFolderLock
+from qdsformer.train.mixed import MIXED_FIELDS, MixedPhase
 from qdsformer.train.resume import check_resume_consistency
 from qdsformer.train.schedules import warmup_cosine_lr
 from qdsformer.train.validate import validate_config
@@ -260,6 +262,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
     model = ctx.wrap(plain_model)
+    mixed = MixedPhase.from_config(config, plain_model, loaders["train"].dataset, device)
+    fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else [])
 
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("run folder %s; %d trainable parameters; device %s", run_dir, n_params, device)
@@ -270,6 +274,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         started = time.perf_counter()
         train_stats = _train_epoch(model, loaders["train"], optimizer, loss_fn, config, epoch,
                                    ctx)
+        # strategy mixed: the gradient-free theta search on the held batch (qdsformer.train.mixed)
+        phase = mixed.after_epoch(epoch, loss_fn, ctx) if mixed is not None else None
         val_stats = evaluate(model, loaders["val"], device=device, ctx=ctx)
         row = {
             "epoch": epoch + 1,
@@ -280,6 +286,9 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
             "val_acc": val_stats["acc"],
             "epoch_seconds": time.perf_counter() - started,
         }
+        if mixed is not None:
+            row["mixed_loss_before"] = phase.loss_before if phase else math.nan
+            row["mixed_loss_after"] = phase.loss_after if phase else math.nan
         scheduler.step()
         history.append(row)
         if ctx.is_main:
@@ -289,7 +298,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
                  "scheduler": scheduler.state_dict(), "rng": _rng_state(), "history": history},
                 ckpt_path,
             )
-            write_csv(history, run_dir / "metrics.csv", fieldnames=METRIC_FIELDS)
+            write_csv(history, run_dir / "metrics.csv", fieldnames=fields)
         log.info("epoch %d/%d train_acc %.4f val_acc %.4f (%.1fs)", epoch + 1,
                  config.optim.epochs, row["train_acc"], row["val_acc"], row["epoch_seconds"])
         epochs_run += 1
