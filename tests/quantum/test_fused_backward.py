@@ -29,7 +29,7 @@ def test_new_backward_equals_old_recursion_on_random_blocks(width, q, monkeypatc
     torch.testing.assert_close(blocks.grad, old, atol=1e-10, rtol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["simple", "parted"])
+@pytest.mark.parametrize("name", ["simple", "parted", "centrosymmetric", "trotter"])
 @pytest.mark.parametrize("q", [2, 3, 4, 5, 6, 7, 8])
 def test_adjoint_equals_autograd_for_every_qubit_count(name, q):
     ansatz = get_ansatz(name, q, 2)
@@ -46,7 +46,7 @@ def test_adjoint_equals_autograd_for_every_qubit_count(name, q):
     torch.testing.assert_close(grads[0], grads[1], atol=1e-10, rtol=1e-8)
 
 
-@pytest.mark.parametrize("name", ["simple", "parted"])
+@pytest.mark.parametrize("name", ["simple", "parted", "centrosymmetric", "trotter"])
 @pytest.mark.parametrize("q", [2, 4, 6, 8])
 def test_gradcheck_at_every_size(name, q):
     ansatz = get_ansatz(name, q, 1)
