@@ -1,6 +1,7 @@
 """QontOT circuit strategies in training: the mixed phase, exact resume, static vs differentiable."""
 
 import csv
+import logging
 import math
 
 import pytest
@@ -98,10 +99,13 @@ def test_mixed_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
     assert any(moved) == improved  # theta moves exactly when a phase lowered the held loss
 
 
-def test_phase_every_second_epoch_leaves_nan_between(tmp_path):
+def test_phase_every_second_epoch_leaves_nan_between_and_logs_the_phase(tmp_path, caplog):
     config = load_config(None, TINY + ["attention.kwargs.strategy=mixed", "mixed.steps=2",
                                        "mixed.every=2", "mixed.batch_size=8"])
-    fit(config, run_dir=tmp_path / "r")
+    with caplog.at_level(logging.INFO, logger="qdsformer.train.mixed"):
+        fit(config, run_dir=tmp_path / "r")
+    lines = [r.getMessage() for r in caplog.records if r.name == "qdsformer.train.mixed"]
+    assert len(lines) == 1 and lines[0].startswith("mixed phase after epoch 2: held-batch loss")
     rows = list(csv.DictReader((tmp_path / "r" / "metrics.csv").open()))
     assert math.isnan(float(rows[0]["mixed_loss_before"]))
     assert not math.isnan(float(rows[1]["mixed_loss_before"]))
