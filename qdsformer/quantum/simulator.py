@@ -17,12 +17,13 @@ tr_rest the partial trace over every qubit but the block's two (V_{k-1} = G_k^da
 and Lambda_{k-1} = G_k^dagger Lambda_k give the recursion).
 
 Gate fusion (:mod:`qdsformer.quantum.fusion`): both passes work on *fused gates*, products
-of blocks on at most ``FUSE_MAX_WIDTH`` adjacent qubits (16x16 by default), because a wide
-gate keeps a CPU core's vector units busy where a 4x4 one cannot; on a brick wall the fused
-gates also do less arithmetic than the blocks (a 16x16 absorbs five or six blocks). The
-recursion above holds for any gate, so the backward walks Y back fused gate by fused gate,
-takes dL/dF = tr_rest(Y) F on the fused gate's qubits, and lets autograd map dL/dF to the
-blocks (a product of a few 4x4 factors, one fused gate at a time).
+of blocks on at most ``FUSE_MAX_WIDTH`` adjacent qubits (16x16 by default;
+``BACKWARD_FUSE_MAX_WIDTH``, 32x32, for the backward's own plan), because a wide gate keeps a
+CPU core's vector units busy where a 4x4 one cannot. The recursion above holds for any gate,
+so the backward walks Y back fused gate by fused gate and takes dL/dF = tr_rest(Y) F on the
+fused gate's qubits; a fused gate is itself a small circuit of blocks, so dL/dF is mapped to
+its blocks by the same recursion on 2^w x 2^w matrices (:func:`fused_block_grads`), batched
+over all gates of one layout. Y is not walked past the first stage (nothing there is traced).
 
 Layout of the backward: Y <- F^dagger Y F needs a left and a right factor. Left factors are
 plain batched matmuls on the rows; a right factor on middle column qubits is not (its
@@ -31,7 +32,7 @@ contiguous runs are short). So the held matrix alternates between Y and Y^T: per
 applied, the matrix is transposed once, and the right factors are applied as left factors
 of the transpose. A lone gate on the least significant qubits needs no transpose (its right
 factor is one GEMM). Backward memory is two D x D buffers per circuit whatever the depth
-(plus the K blocks' angles and one fused gate's small autograd graph).
+(plus the K blocks' angles and the fused gates' small matrices).
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ from qdsformer.quantum.fusion import (
     plan_stages,
 )
 
-__all__ = ["adjoint_gate_grads", "apply_block", "apply_blocks", "apply_gate", "fusion_width",
-           "simulation_flops"]
+__all__ = ["adjoint_gate_grads", "apply_block", "apply_blocks", "apply_gate", "fused_block_grads",
+           "fusion_width", "simulation_flops"]
 
 
 def apply_block(gate: torch.Tensor, state: torch.Tensor, qubit: int,
@@ -72,11 +73,14 @@ def apply_block(gate: torch.Tensor, state: torch.Tensor, qubit: int,
     return apply_gate(gate, state, qubit, out=out)
 
 
-# Widest fused gate (qubits) of the forward and the adjoint backward; 2 turns fusion off.
+# Widest fused gate (qubits) of the forward and of the adjoint backward; 2 turns fusion off.
 # Measured on one core (Xeon, AVX-512) at q = 7, 16 layers, 200 circuits: see FUSE in the
-# README's simulator section and results/bench/simulator.json.
+# README's simulator section and results/bench/simulator.json. The backward has its own plan
+# (it rebuilds the fused gates from the blocks): 32x32 gates give 13 stages instead of 18 at
+# q = 7, so 5 fewer D x D transposes, for 7% more multiply-adds; forward+backward was 7%
+# faster than with 16x16 gates in two side-by-side runs (process CPU time, medians of 5).
 FUSE_MAX_WIDTH = 4
-BACKWARD_FUSE_MAX_WIDTH = 4
+BACKWARD_FUSE_MAX_WIDTH = 5
 
 # Size of one chunk of the state buffers on CPU: the batch is processed in chunks small
 # enough to stay in cache through all K gates (about 2x faster than streaming the whole
@@ -331,18 +335,21 @@ def simulation_flops(qubits: Sequence[int], n_qubits: int, n_circuits: int = 1) 
     A complex multiply-add is 8 real flops, so applying a 2^w x 2^w gate to a D x D matrix is
     8 * 2^w * D^2. ``forward`` counts the fused gates actually applied, ``forward_blocks``
     the same circuit applied block by block (4x4, the arithmetic of the circuit itself);
-    ``backward`` counts two applications per fused gate (left and right factor) outside the
-    first stage (Y is not walked past it) plus the D x D x D product Y = Lambda V^dagger,
-    not the transposes or partial traces (memory traffic, no arithmetic).
+    ``backward`` counts two applications per fused gate of the backward's own fusion plan
+    (``fusion_width(q, backward=True)``; left and right factor) outside the first stage (Y is
+    not walked past it) plus the D x D x D product Y = Lambda V^dagger, not the transposes
+    or partial traces (memory traffic, no arithmetic).
 
     Returns:
         dict with ``forward``, ``forward_blocks`` and ``backward`` (ints).
     """
     qubits = tuple(int(k) for k in qubits)
-    gates, stages = _plan(qubits, fusion_width(n_qubits))
+    gates, _ = _plan(qubits, fusion_width(n_qubits))
     dim2 = 1 << (2 * n_qubits)
     forward = sum(8 * (1 << g.width) * dim2 for g in gates) * n_circuits
-    walked = forward - sum(8 * (1 << gates[g].width) * dim2 for g in stages[0]) * n_circuits
+    back_gates, stages = _plan(qubits, fusion_width(n_qubits, backward=True))
+    walked = sum(8 * (1 << back_gates[g].width) * dim2
+                 for stage in stages[1:] for g in stage) * n_circuits
     return {"forward": forward,
             "forward_blocks": 8 * 4 * dim2 * len(qubits) * n_circuits,
             "backward": 2 * walked + 8 * (1 << (3 * n_qubits)) * n_circuits}

@@ -18,6 +18,7 @@ def _random_unitaries(*shape):
 def test_new_backward_equals_old_recursion_on_random_blocks(width, q, monkeypatch):
     # random adjacent-pair layout, random unitary blocks, random upstream gradient
     monkeypatch.setattr(simulator, "FUSE_MAX_WIDTH", width)
+    monkeypatch.setattr(simulator, "BACKWARD_FUSE_MAX_WIDTH", width)
     gen = torch.Generator().manual_seed(q * 10 + width)
     qubits = tuple(torch.randint(0, q - 1, (3 * q,), generator=gen).tolist())
     blocks = _random_unitaries(2, len(qubits)).requires_grad_()
