@@ -136,9 +136,9 @@ def run_local(plan: list[tuple[SweepSpec, Cell]], *, jobs: int = 1, threads: int
             if on_done is not None:
                 on_done(result)
 
-    threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in range(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    workers = [threading.Thread(target=work, args=(w,), daemon=True) for w in range(jobs)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     return [r for r in results if r is not None]
