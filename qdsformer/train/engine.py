@@ -249,8 +249,6 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
     if resume:
         state = load_checkpoint(ckpt_path, map_location=device)
         check_resume_consistency(run_dir, config, state)
-        if ctx.is_main:  # metrics.csv may lag one epoch (killed between the two writes)
-            write_csv(state["history"], run_dir / "metrics.csv", fieldnames=METRIC_FIELDS)
         plain_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -264,6 +262,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
     model = ctx.wrap(plain_model)
     mixed = MixedPhase.from_config(config, plain_model, loaders["train"].dataset, device)
     fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else [])
+    if resume and ctx.is_main:  # metrics.csv may lag one epoch (killed between the two writes)
+        write_csv(history, run_dir / "metrics.csv", fieldnames=fields)
 
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("run folder %s; %d trainable parameters; device %s", run_dir, n_params, device)
