@@ -4,11 +4,14 @@
   qdsformer circuits sweep circuits/dsm4_small.yaml --backend aer aer-noisy:fake_nairobi \
       --shots 100 1000 10000
   qdsformer circuits export circuits/dsm8_hardware.yaml circuits/dsm4_small.yaml
+  qdsformer circuits grad circuits/dsm4_small.yaml --backend aer --shots 10000
 
 Backends: exact, statevector, aer, aer-noisy:<fake backend>, ibm:<backend> (IBM account from
 the saved Qiskit account or QISKIT_IBM_TOKEN / QISKIT_IBM_INSTANCE; ``--ibm-channel local``
 runs ibm:<fake backend> offline). ``run`` writes <spec>__<backend>__<shots>.json and .png,
-``sweep`` <spec>__<backends>__sweep.json/.csv/.png, into results/circuits/ (or --out).
+``sweep`` <spec>__<backends>__sweep.json/.csv/.png, ``grad`` (parameter-shift dP/dtheta and
+dP/dM with shot-noise standard errors, beside our simulator's autograd gradients)
+<spec>__<backend>__<shots>__grad.json, into results/circuits/ (or --out).
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from qdsformer.hardware import (
     check_qubit_budget,
     fake_backend,
     load_spec,
+    parameter_shift,
     parse_backend,
     run_dsm,
     shots_sweep,
     spec_angles,
     spec_ansatz,
     summarize,
+    summarize_shift,
 )
 from qdsformer.hardware.figures import plot_run, plot_sweep
 
@@ -55,6 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="one or more backends (default: the spec's run.backend)")
     sweep_p.add_argument("--shots", type=int, nargs="+", required=True,
                          help="shot counts, e.g. 100 1000 10000")
+    grad_p = sub.add_parser("grad", help="parameter-shift gradients of the DSM; JSON")
+    _common(grad_p)
+    grad_p.add_argument("--backend", default=None,
+                        help="exact | statevector | aer | aer-noisy:<fake> | ibm:<name> "
+                             "(default: the spec's run.backend)")
+    grad_p.add_argument("--shots", type=int, default=None,
+                        help="shots per circuit, 2G + 1 circuits (default: the spec's)")
     export_p = sub.add_parser("export", help="write OpenQASM 3 of the Bell-pair circuits")
     export_p.add_argument("specs", nargs="+", help="circuit spec YAML files")
     export_p.add_argument("--out", default="circuits", help="output folder (default: circuits)")
@@ -120,6 +132,28 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_grad(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    result = parameter_shift(spec, backend=args.backend, shots=args.shots, **runner_kwargs(args))
+    record = summarize_shift(result)
+    path = Path(args.out) / (f"{spec.name}__{_slug(record['backend'])}__"
+                             f"{record['shots'] or 'exact'}{_tags(record)}__grad.json")
+    write_json(record, path, indent=1)
+    shots = f"{record['shots']} shots" if record["shots"] else "exact probabilities"
+    print(f"{spec.name} on {record['backend']} ({shots}): {record['n_params']} parameters, "
+          f"{record['n_gates']} gates, {record['n_circuits']} circuits in one batch, "
+          f"{record['seconds']:.2f} s")
+    print(f"  dP/dtheta vs autograd: max abs error {record['max_abs_error_theta']:.3g}, "
+          f"rms {record['rms_error_theta']:.3g}; dP/dM max abs error "
+          f"{record['max_abs_error_scores']:.3g}")
+    if record["shots"]:
+        print(f"  shot noise: mean stderr(dP/dtheta) {record['mean_stderr_theta']:.3g}, "
+              f"max |error| / stderr {record['max_abs_z']:.2f}, mean (error / stderr)^2 "
+              f"{record['mean_z2']:.2f}")
+    print(f"wrote {path}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from qiskit import qasm3
 
@@ -154,7 +188,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Dispatch ``run`` / ``sweep`` / ``export``."""
+    """Dispatch ``run`` / ``sweep`` / ``grad`` / ``export``."""
     quiet_qiskit_logs(args)
-    return {"run": _cmd_run, "sweep": _cmd_sweep, "export": _cmd_export}[
+    return {"run": _cmd_run, "sweep": _cmd_sweep, "grad": _cmd_grad, "export": _cmd_export}[
         args.circuits_command](args)

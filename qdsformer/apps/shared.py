@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from qdsformer.train.validate import validate_config
+
 
 # --------------------------------------------------------------------------- training runs
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +59,7 @@ def run_training(args: argparse.Namespace, load: Callable, train: Callable, comm
     continue it and returns None.
     """
     config, run_dir = config_from_args(args, load)
+    validate_config(config, run_dir)  # the whole config, before a run folder exists
     summary = train(config, run_dir=run_dir, resume=bool(args.resume),
                     stop_after_epochs=args.stop_after_epochs)
     if not summary["finished"]:

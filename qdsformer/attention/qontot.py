@@ -6,7 +6,19 @@ import torch
 from torch import nn
 
 from qdsformer.attention.registry import Normalizer, register_normalizer
-from qdsformer.quantum import get_ansatz, n_data_qubits_for, qontot_dsm
+from qdsformer.quantum import (
+    complete_padded,
+    depolarize,
+    get_ansatz,
+    n_data_qubits_for,
+    qontot_full_dsm,
+    shot_estimate,
+    validate_noise,
+)
+
+#: How theta is set (Born et al. 2025, section 5.1): kept at its seeded draw, learned by
+#: backprop with the ViT, or searched gradient-free between epochs (``qdsformer.train.mixed``).
+STRATEGIES = ("static", "differentiable", "mixed")
 
 
 @register_normalizer("qontot")
@@ -28,18 +40,37 @@ class QontOT(Normalizer):
     not theta is trained, and backward memory does not grow with ``n_layers``.
 
     ``theta`` holds the parameters of the largest allowed circuit (``max_qubits``) drawn once
-    from U(-1, 1) with ``seed``; a circuit on q qubits uses its first 4 (q - 1) n_layers
-    entries, so one parameter vector serves every T. It is a buffer (the paper's static
-    circuit) unless ``trainable``, then an ``nn.Parameter``.
+    from U(-1, 1) with ``seed``; a circuit on q qubits uses its first ``ansatz.n_params``
+    entries (4 (q - 1) n_layers for ``simple``), so one parameter vector serves every T. ``strategy`` says how theta is set:
+
+    - ``static`` (default, the paper's headline runs): a buffer, never changed;
+    - ``differentiable``: an ``nn.Parameter`` trained by backprop with the ViT;
+    - ``mixed``: a buffer that the fit loop's gradient-free phase replaces between epochs
+      (:mod:`qdsformer.train.mixed`, settings in the config's ``mixed`` section).
+
+    Noise in training (beyond the paper; it observed that hardware noise pushes P toward the
+    uniform matrix): the circuit's n x n matrix P_n is mixed with the uniform one,
+    (1 - p) P_n + p J / n (``depolarizing`` = p), then replaced by its estimate from ``shots``
+    Bell-pair shots (:mod:`qdsformer.quantum.noise`), then completed to T x T; the gradient is
+    that of the matrix without shot noise (straight-through: P + (P_hat - P).detach()). The
+    estimate is raw (rows sum to 1 in expectation, not exactly), as
+    ``qdsformer.hardware.bell.frequencies_to_dsm`` reads hardware counts. Noise applies in
+    train mode only, and also in eval mode when ``noise_in_eval``; the shots come from the
+    global RNG of P's device, which the fit loop checkpoints.
 
     Args:
         n_aux_qubits: q_a >= 0 (paper: 4 with T = 8). 0 gives a unistochastic matrix.
         n_layers: circuit layers L >= 1 (paper: 16).
         ansatz: registry name in ``qdsformer.quantum.list_ansaetze()``.
-        trainable: learn theta by backprop (the paper keeps it static).
+        strategy: ``static``, ``differentiable`` or ``mixed`` (see above).
+        trainable: the older switch: True = ``differentiable``, False = ``static`` (or
+            ``mixed`` when ``strategy`` says so); contradicting ``strategy`` is a ValueError.
         seed: seed of theta's U(-1, 1) draw.
         max_qubits: the qubit budget q_d + q_a; larger T raises ``ValueError``.
         check_finite: reject NaN / inf scores with ``ValueError``.
+        shots: Bell-pair shots per matrix in the noisy forward; None or 0 = exact P.
+        depolarizing: p in [0, 1] of the depolarising mixture; 0 = none.
+        noise_in_eval: apply the noise in eval mode too (default: evaluation is exact).
     """
 
     doubly_stochastic = True
@@ -47,9 +78,15 @@ class QontOT(Normalizer):
     paper = "QontOT, Born et al., Quantum Doubly Stochastic Transformers, NeurIPS 2025"
 
     def __init__(self, n_aux_qubits: int = 4, n_layers: int = 16, ansatz: str = "simple",
-                 trainable: bool = False, seed: int = 0, max_qubits: int = 8,
-                 check_finite: bool = True) -> None:
+                 trainable: bool | None = None, seed: int = 0, max_qubits: int = 8,
+                 check_finite: bool = True, strategy: str | None = None,
+                 shots: int | None = None, depolarizing: float = 0.0,
+                 noise_in_eval: bool = False) -> None:
         super().__init__(check_finite=check_finite)
+        strategy = _resolve_strategy(strategy, trainable)
+        shots, depolarizing = validate_noise(shots, depolarizing)
+        if not isinstance(noise_in_eval, bool):
+            raise ValueError(f"qontot: noise_in_eval must be true or false, got {noise_in_eval!r}")
         if not isinstance(n_aux_qubits, int) or n_aux_qubits < 0:
             raise ValueError(f"qontot: n_aux_qubits must be an int >= 0, got {n_aux_qubits!r}")
         if not isinstance(max_qubits, int) or max_qubits < max(2, n_aux_qubits + 1):
@@ -59,12 +96,16 @@ class QontOT(Normalizer):
         self.n_aux_qubits = n_aux_qubits
         self.n_layers = n_layers
         self.ansatz_name = ansatz
-        self.trainable = trainable
+        self.strategy = strategy
+        self.trainable = strategy == "differentiable"
+        self.shots = shots
+        self.depolarizing = depolarizing
+        self.noise_in_eval = noise_in_eval
         self.seed = seed
         self.max_qubits = max_qubits
         gen = torch.Generator().manual_seed(seed)
         theta = torch.rand(largest.n_params, generator=gen) * 2 - 1  # (n_params_max,) U(-1, 1)
-        if trainable:
+        if self.trainable:
             self.theta = nn.Parameter(theta)
         else:
             self.register_buffer("theta", theta)
@@ -72,8 +113,9 @@ class QontOT(Normalizer):
 
     def extra_repr(self) -> str:
         return (f"n_aux_qubits={self.n_aux_qubits}, n_layers={self.n_layers}, "
-                f"ansatz={self.ansatz_name!r}, trainable={self.trainable}, seed={self.seed}, "
-                f"max_qubits={self.max_qubits}")
+                f"ansatz={self.ansatz_name!r}, strategy={self.strategy!r}, seed={self.seed}, "
+                f"max_qubits={self.max_qubits}, shots={self.shots}, "
+                f"depolarizing={self.depolarizing}, noise_in_eval={self.noise_in_eval}")
 
     def circuit(self, n_tokens: int):
         """The ansatz used for T = ``n_tokens``: q = max(2, ceil(log2 T) + n_aux_qubits) qubits."""
@@ -96,4 +138,28 @@ class QontOT(Normalizer):
         ansatz = self.circuit(scores.shape[-1])
         work = scores if scores.dtype in (torch.float32, torch.float64) else scores.float()
         theta = self.theta[: ansatz.n_params].to(work.dtype)  # (n_params,)
-        return qontot_dsm(work, theta, ansatz).to(scores.dtype)  # (B, H, T, T)
+        n_tokens = scores.shape[-1]
+        full = qontot_full_dsm(work, theta, ansatz)  # (B, H, n, n)
+        noisy = self.training or self.noise_in_eval
+        if noisy:
+            full = depolarize(full, self.depolarizing)  # (B, H, n, n)
+        dsm = complete_padded(full, n_tokens)  # (B, H, T, T)
+        if noisy and self.shots:  # value from the shots, gradient of the shot-free matrix
+            counted = shot_estimate(full.detach(), self.shots, straight_through=False)
+            dsm = dsm + (complete_padded(counted, n_tokens) - dsm).detach()  # (B, H, T, T)
+        return dsm.to(scores.dtype)
+
+
+def _resolve_strategy(strategy: str | None, trainable: bool | None) -> str:
+    """``strategy`` checked against ``STRATEGIES`` and the legacy ``trainable`` switch."""
+    if trainable is not None and not isinstance(trainable, bool):
+        raise ValueError(f"qontot: trainable must be true or false, got {trainable!r}")
+    if strategy is None:
+        return "differentiable" if trainable else "static"
+    if strategy not in STRATEGIES:
+        raise ValueError(f"qontot: unknown strategy {strategy!r}; expected one of "
+                         f"{', '.join(STRATEGIES)}")
+    if trainable is not None and trainable != (strategy == "differentiable"):
+        raise ValueError(f"qontot: trainable={trainable} contradicts strategy={strategy!r} "
+                         "(trainable=true is strategy differentiable; drop trainable)")
+    return strategy

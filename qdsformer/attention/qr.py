@@ -19,7 +19,8 @@ class QRAttention(Normalizer):
     1e-7 as a variance (std 3.2e-4) about 451. Noise below the dtype's rounding would vanish, so
     the standard deviation used is max(noise_std, sqrt(eps_dtype) * max|S|): 1e-7 in float64
     for scores of order 1, about 3.5e-4 * max|S| in float32 (where 1e-7 leaves gradients of
-    order 1e10 or infinite on rank-one scores).
+    order 1e10 or infinite on rank-one scores). float16 / bfloat16 scores are normalised in
+    float32 (torch.linalg.qr and svdvals have no half kernels) and the result cast back.
 
     Args:
         noise_std: standard deviation of the regularising noise.
@@ -37,6 +38,8 @@ class QRAttention(Normalizer):
         self.rank_tol = rank_tol
 
     def normalize(self, scores: torch.Tensor) -> torch.Tensor:
+        if scores.dtype in (torch.float16, torch.bfloat16):  # no half QR / SVD kernels
+            return self.normalize(scores.float()).to(scores.dtype)  # float32, cast back
         sv = torch.linalg.svdvals(scores.detach())  # (B, H, T)
         deficient = sv[..., -1] <= self.rank_tol * sv[..., 0].clamp_min(1e-30)  # (B, H)
         floor = torch.finfo(scores.dtype).eps ** 0.5 * scores.detach().abs().amax(dim=(-2, -1))

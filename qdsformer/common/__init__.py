@@ -14,6 +14,7 @@ from qdsformer.common.registry import Registry
 from qdsformer.common.results import (
     atomic_write_bytes,
     atomic_write_text,
+    remove_stale_temporaries,
     save_figure,
     write_csv,
     write_json,
@@ -28,6 +29,7 @@ __all__ = [
     "parse_assignment",
     "parse_named_setting",
     "parse_value",
+    "remove_stale_temporaries",
     "save_figure",
     "write_csv",
     "write_json",

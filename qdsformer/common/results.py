@@ -1,8 +1,12 @@
 """Results I/O: atomic writes of JSON, CSV, YAML and bytes, and a backend-neutral figure saver.
 
 Every file the package writes under ``results/`` goes through here. A write goes to a
-temporary file beside the target and is renamed over it (atomic on POSIX), so a crash or a
-kill mid-write leaves the previous file intact and readers never see half a file.
+temporary file ``.<name>.<8 random characters>.tmp`` beside the target and is renamed over it
+(atomic on POSIX), so a crash or a kill mid-write leaves the previous file intact and readers
+never see half a file. A kill can leave the temporary file behind; the owner of a folder (the
+fit loop, under its run lock) removes such leftovers with :func:`remove_stale_temporaries`.
+The renamed file gets the mode of an ordinary ``open(path, "w")`` under the current umask
+(0644 under umask 022), not ``mkstemp``'s private 0600.
 """
 
 from __future__ import annotations
@@ -11,12 +15,51 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import yaml
+
+#: The temporary files of :func:`atomic_write_bytes`: ``.<name>.<8 characters>.tmp`` (mkstemp).
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic set-and-restore
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that killed :func:`atomic_write_bytes` calls left in ``folder``.
+
+    Only names of our pattern ``.<name>.<8 characters>.tmp`` are touched, and only directly in
+    ``folder``. Call it only while no other process can be writing there (the run lock held):
+    a live writer's temporary file looks the same. Returns the removed paths.
+    """
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        if _TEMPORARY.match(entry.name) and entry.is_file() and not entry.is_symlink():
+            try:
+                entry.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(entry)
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
@@ -28,6 +71,7 @@ def atomic_write_bytes(path: str | os.PathLike, write: Callable[[BinaryIO], obje
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # as open(path, "w") would, not mkstemp's 0600
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()

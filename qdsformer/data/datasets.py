@@ -100,6 +100,27 @@ def dataset_num_classes(name: str) -> int:
     return medmnist_num_classes(name) if name in MEDMNIST_CLASSES else 10
 
 
+#: Image shape (channels, height, width) of each built-in dataset, so that a run can check its
+#: model preset against its data before anything is loaded or written. A dataset added to
+#: :data:`DATASETS` without an entry here is not checked.
+DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
+    "digits": (1, 8, 8),
+    **{name: (1, 28, 28) for name in _IDX_DATASETS},
+    **{flag: (1, 28, 28) for flag in MEDMNIST_CLASSES},
+    "eureka": (3, 56, 56),
+}
+
+
+def dataset_image_shape(name: str) -> tuple[int, int, int] | None:
+    """(channels, height, width) of dataset ``name``'s images, None when not recorded.
+
+    Raises:
+        ValueError: ``name`` is not a registered dataset (the message lists the known ones).
+    """
+    DATASETS.get(name)
+    return DATASET_SHAPES.get(name)
+
+
 def build_dataset(
     name: str = "digits",
     split: str = "train",

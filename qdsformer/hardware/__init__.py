@@ -11,8 +11,10 @@ circuit), ``aer`` (ideal, shots; GPU with qiskit-aer-gpu), ``aer-noisy:<fake bac
 (``qiskit_ibm_runtime.fake_provider`` noise, offline) and ``ibm:<backend>`` (qiskit-ibm-runtime
 executor Sampler, batch mode; ``ibm_channel="local"`` runs fake backends offline).
 Mitigation: readout-error inversion (``readout_mitigation=True``, :mod:`.assignment`) and the
-Birkhoff projection (:func:`mitigate`). Hardware in the loop (:mod:`.loop`): a QontOT ViT's
-attention layers estimated by circuits on any runner. Qiskit and qiskit-ibm-runtime are
+Birkhoff projection (:func:`mitigate`). Gradients: :func:`parameter_shift` (:mod:`.shift`),
+dP/dtheta and dP/dM by the two-term shift rule per gate, all circuits in one batch.
+Hardware in the loop (:mod:`.loop`): a QontOT ViT's attention layers estimated by circuits on
+any runner. Qiskit and qiskit-ibm-runtime are
 imported inside the functions that use them. This package never imports ``models``,
 ``data`` or an application: hardware-in-the-loop evaluation of a model lives in
 :mod:`qdsformer.apps.evaluate`.
@@ -42,6 +44,7 @@ from qdsformer.hardware.mitigation import (
     summarize,
 )
 from qdsformer.hardware.runners import AerRunner, RuntimeRunner, StatevectorRunner
+from qdsformer.hardware.shift import ShiftResult, parameter_shift, summarize_shift
 from qdsformer.hardware.spec import (
     BackendChoice,
     CircuitSpec,
@@ -61,6 +64,7 @@ __all__ = [
     "RunOptions",
     "RunnerNormalizer",
     "RuntimeRunner",
+    "ShiftResult",
     "StatevectorRunner",
     "bell_readout_circuit",
     "check_qubit_budget",
@@ -78,6 +82,7 @@ __all__ = [
     "load_spec",
     "make_runner",
     "mitigate",
+    "parameter_shift",
     "parse_backend",
     "readout_rates",
     "run_dsm",
@@ -88,4 +93,5 @@ __all__ = [
     "spec_ansatz",
     "spec_from_dict",
     "summarize",
+    "summarize_shift",
 ]

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import torch
 
+from qdsformer.ot.convergence import warn_not_converged
 from qdsformer.ot.sinkhorn import marginal_l1_error, sinkhorn
 
 
@@ -112,14 +113,24 @@ def sns(
     Returns:
         SNSResult with stage iteration counts and the error history.
 
+    Warns:
+        ConvergenceWarning: the marginal error is still >= ``tol`` after ``max_newton`` steps.
+
     Raises:
-        ValueError: batched or invalid cost / marginals (see :func:`sinkhorn`), warmup_rounds < 1,
-            keep <= 0, max_newton < 0.
+        ValueError: batched or invalid cost / marginals (see :func:`sinkhorn`), tol or cg_rtol
+            not a finite number > 0, warmup_rounds < 1, keep <= 0, max_newton < 0,
+            cg_max_iters or max_halvings < 1.
     """
     cost = cost_matrix
     if not isinstance(cost, torch.Tensor) or cost.dim() != 2:
         shape = tuple(cost.shape) if isinstance(cost, torch.Tensor) else type(cost).__name__
         raise ValueError(f"sns solves one problem: cost_matrix must have shape (n, m), got {shape}")
+    for name, value in (("tol", tol), ("cg_rtol", cg_rtol)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    for name, value, low in (("cg_max_iters", cg_max_iters, 1), ("max_halvings", max_halvings, 1)):
+        if value is not None and (int(value) != value or value < low):
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if int(warmup_rounds) != warmup_rounds or warmup_rounds < 1:
         raise ValueError(f"warmup_rounds must be a positive integer, got {warmup_rounds}")
     if not keep > 0:
@@ -194,5 +205,8 @@ def sns(
                 plan, rows, cols, err, dual = state(f, g)
                 extra_sinkhorn += 1
             history.append(err)
+    if err >= tol:
+        warn_not_converged("sns", err, tol, f"{newton} Newton steps (max_newton={max_newton})",
+                           "raise max_newton or keep, or epsilon")
     return SNSResult(plan, f, g, (plan * c64).sum(), warmup_rounds + extra_sinkhorn, newton,
                      marginal_l1_error(plan, a64, b64), history, cg_total)

@@ -1,6 +1,12 @@
 """Variational ansaetze for the QontOT attention circuit, and their Qiskit / PennyLane export.
 
-Every ansatz here is a sequence of two-qubit *blocks* on adjacent qubits ``(k, k + 1)``:
+Every ansatz is a sequence of two-qubit *blocks* on adjacent qubits ``(k, k + 1)``; each block
+has a *kind* (:class:`qdsformer.quantum.blocks.BlockKind`): its native gates, each one angle
+parameter times a fixed coefficient. This module lays out blocks, simulates them (all kinds
+through the one adjoint simulator) and exports them; ``centrosymmetric`` and ``trotter`` live
+in :mod:`qdsformer.quantum.centrosymmetric` and :mod:`qdsformer.quantum.trotter`.
+
+The ``simple`` / ``parted`` block kind (:data:`qdsformer.quantum.blocks.BRICK`):
 
     B(a, b, c, d) = RYY(d) . RXX(c) . (RY(a) (x) RX(b)),
 
@@ -9,7 +15,7 @@ Every ansatz here is a sequence of two-qubit *blocks* on adjacent qubits ``(k, k
 
 four parameters per block, B(0, 0, 0, 0) = I. RXX and RYY commute and are symmetric, RY^T =
 RY(-a) and RX^T = RX(b), so B^T = RXX(c) RYY(d) (RY(-a) (x) RX(b)) read right to left, i.e.
-the gate sequence RYY(d), RXX(c), RY(-a), RX(b): a transposed block is again made of native
+the gate sequence RYY(d), RXX(c), RX(b), RY(-a): a transposed block is again made of native
 gates. Qiskit (``ry``, ``rx``, ``rxx``, ``ryy``) and PennyLane (``RY``, ``RX``, ``IsingXX``,
 ``IsingYY``) name all four.
 
@@ -29,6 +35,10 @@ this is our construction):
   brick wall W1 that runs, transposed, on the purification register of the Bell-pair readout
   (``(V (x) I)|Phi+> = (I (x) V^T)|Phi+>``), the remaining layers a brick wall W2 on the
   system: ``unitary = W2 . W1^T``, half the depth on hardware.
+- ``centrosymmetric`` (:mod:`qdsformer.quantum.centrosymmetric`): a brick wall of blocks that
+  commute with X on both qubits, so every P is centrosymmetric by construction.
+- ``trotter`` (:mod:`qdsformer.quantum.trotter`): one second-order Trotter step per layer of
+  a parametrised nearest-neighbour Hamiltonian.
 
 Qubit order: qubit 0 is the most significant bit of our basis index (data qubits first,
 then auxiliary qubits), as in PennyLane (wire k = our qubit k). Qiskit is little-endian, so
@@ -40,12 +50,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import torch
 
 from qdsformer.common.registry import Registry
+from qdsformer.quantum.blocks import BRICK, PENNYLANE_NAMES, BlockKind, block_matrices
 from qdsformer.quantum.simulator import apply_blocks
 
 __all__ = [
@@ -61,72 +72,57 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Block:
-    """One block B(a, b, c, d) on qubits (qubit, qubit + 1).
+    """One block of kind ``kind`` on qubits (qubit, qubit + 1).
 
     Attributes:
         qubit: the first (more significant) of the two adjacent qubits.
-        params: indices of (a, b, c, d) in the ansatz's angle vector.
+        params: indices in the ansatz's angle vector of the kind's angles (slot order);
+            (a, b, c, d) for :data:`~qdsformer.quantum.blocks.BRICK`.
         transposed: the block acts as B^T (the parted ansatz's purification half).
+        kind: the gate set (default: the ``simple`` / ``parted`` brick block).
     """
 
     qubit: int
-    params: tuple[int, int, int, int]
+    params: tuple[int, ...]
     transposed: bool = False
+    kind: BlockKind = BRICK
+
+    def __post_init__(self) -> None:
+        if len(self.params) != self.kind.n_params:
+            raise ValueError(f"a {self.kind.name!r} block takes {self.kind.n_params} parameter "
+                             f"indices, got {self.params!r}")
 
 
 @dataclass(frozen=True)
 class Gate:
-    """One native gate for export: ``name`` in {"ry", "rx", "rxx", "ryy"}, angle sign * angles[param]."""
+    """One native gate for export: ``name`` in rx ry rz rxx ryy rzz, angle coeff * angles[param]."""
 
     name: str
     qubits: tuple[int, ...]
     param: int
-    sign: float = 1.0
+    coeff: float = 1.0
 
 
-def block_matrices(theta: torch.Tensor, transposed: torch.Tensor | None = None) -> torch.Tensor:
-    """The 4x4 block unitaries B(a, b, c, d) = RYY(d) RXX(c) (RY(a) (x) RX(b)).
+def _kind_blocks(theta: torch.Tensor, groups: tuple, transposed: torch.Tensor) -> torch.Tensor:
+    """Per-block angles (N, K, p) -> block unitaries (N, K, 4, 4) for blocks of several kinds.
 
-    Args:
-        theta: (..., 4) real angles (a, b, c, d).
-        transposed: optional bool (...,) or broadcastable mask; where True, B^T is returned.
-
-    Returns:
-        (..., 4, 4) complex64 (complex128 for float64 angles), differentiable in ``theta``.
-        Row/column index = 2 * bit(first qubit) + bit(second qubit).
+    ``groups``: (kind, block indices (k,) tensor) pairs covering 0..K-1; one batched
+    :meth:`BlockKind.matrices` call per kind, scattered into place.
     """
-    if theta.shape[-1] != 4:
-        raise ValueError(f"block angles need a last dimension of 4, got shape {tuple(theta.shape)}")
-    a, b, c, d = theta.unbind(-1)  # each (...)
-    ca, sa, cb, sb = torch.cos(a / 2), torch.sin(a / 2), torch.cos(b / 2), torch.sin(b / 2)
-    zero = torch.zeros_like(cb)
-    ry_a = torch.stack([torch.stack([ca, -sa], -1), torch.stack([sa, ca], -1)], -2)  # (..., 2, 2)
-    # RX(b) = cos(b/2) I - i sin(b/2) X: real part diag(cb, cb), imaginary part -sb off-diagonal
-    rx_b = torch.complex(
-        torch.stack([torch.stack([cb, zero], -1), torch.stack([zero, cb], -1)], -2),
-        torch.stack([torch.stack([zero, -sb], -1), torch.stack([-sb, zero], -1)], -2),
-    )  # (..., 2, 2)
-    kron = ry_a[..., :, None, :, None].to(rx_b.dtype) * rx_b[..., None, :, None, :]
-    kron = kron.reshape(*theta.shape[:-1], 4, 4)  # (..., 4, 4) complex
-    # RXX(c) = cos(c/2) I - i sin(c/2) X(x)X; X(x)X reverses the row order.
-    cos_c = torch.cos(c / 2)[..., None, None]
-    sin_c = torch.sin(c / 2)[..., None, None]
-    mixed = cos_c * kron - 1j * sin_c * kron.flip(-2)  # (..., 4, 4)
-    # RYY(d) = cos(d/2) I - i sin(d/2) Y(x)Y; Y(x)Y reverses the row order with signs (-1, 1, 1, -1).
-    cos_d = torch.cos(d / 2)[..., None, None]
-    sin_d = torch.sin(d / 2)[..., None, None]
-    signs = torch.tensor([-1.0, 1.0, 1.0, -1.0], dtype=cos_d.dtype, device=theta.device)[:, None]
-    block = cos_d * mixed - 1j * sin_d * (signs * mixed.flip(-2))  # (..., 4, 4)
-    if transposed is not None:
-        block = torch.where(transposed[..., None, None], block.transpose(-1, -2), block)
-    return block
+    ctype = (torch.ones((), dtype=theta.dtype) * 1j).dtype
+    out = torch.empty(*theta.shape[:-1], 4, 4, dtype=ctype, device=theta.device)  # (N, K, 4, 4)
+    for kind, index in groups:
+        index = index.to(theta.device)
+        out[..., index, :, :] = kind.matrices(theta[..., index, :], transposed[index])
+    return out
 
 
 class Ansatz:
     """A fixed sequence of :class:`Block` s on ``n_qubits`` qubits with ``n_params`` angles.
 
-    Subclasses only lay out the blocks; simulation and export are shared. See the module
-    docstring for the block, the qubit order and the Qiskit mapping.
+    Subclasses only lay out the blocks (any mix of block kinds; an angle may feed several
+    gates); simulation and export are shared. See the module docstring for the qubit order
+    and the Qiskit mapping.
 
     Attributes:
         name: registry name.
@@ -148,24 +144,34 @@ class Ansatz:
         self.n_qubits = n_qubits
         self.n_layers = n_layers
         self.blocks, self.n_pre_blocks = self._layout()
-        self.n_params = 4 * len(self.blocks)
-        self._param_index = torch.tensor([blk.params for blk in self.blocks])  # (K, 4)
+        used = sorted({p for blk in self.blocks for p in blk.params})
+        if used != list(range(len(used))):  # a layout bug, not user input
+            raise RuntimeError(f"{type(self).__name__}: parameter indices must be 0..n-1")
+        self.n_params = len(used)
+        width = max(blk.kind.n_params for blk in self.blocks)
+        # (K, p): each block's angle indices, padded with its first index (never read)
+        self._param_index = torch.tensor(
+            [blk.params + (blk.params[0],) * (width - len(blk.params)) for blk in self.blocks])
         self._transposed = torch.tensor([blk.transposed for blk in self.blocks])  # (K,)
         self._block_qubits = tuple(blk.qubit for blk in self.blocks)
+        kinds = list(dict.fromkeys(blk.kind for blk in self.blocks))
+        self._kind_groups = tuple(
+            (kind, torch.tensor([k for k, blk in enumerate(self.blocks) if blk.kind == kind]))
+            for kind in kinds)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n_qubits={self.n_qubits}, n_layers={self.n_layers}, "
                 f"n_params={self.n_params})")
 
     # ----------------------------------------------------------------- layout
-    def _brick_wall(self, n_layers: int, first_param: int) -> list[Block]:
-        """``n_layers`` brick-wall layers, parameters numbered from ``first_param``."""
-        q, blocks, p = self.n_qubits, [], first_param
+    def _brick_wall(self, n_layers: int, first_param: int, kind: BlockKind = BRICK) -> list[Block]:
+        """``n_layers`` brick-wall layers of ``kind`` blocks, parameters from ``first_param``."""
+        q, blocks, p, width = self.n_qubits, [], first_param, kind.n_params
         for _ in range(n_layers):
             for start in (0, 1):
                 for k in range(start, q - 1, 2):
-                    blocks.append(Block(k, (p, p + 1, p + 2, p + 3)))
-                    p += 4
+                    blocks.append(Block(k, tuple(range(p, p + width)), kind=kind))
+                    p += width
         return blocks
 
     def _layout(self) -> tuple[list[Block], int]:  # pragma: no cover - abstract
@@ -181,15 +187,21 @@ class Ansatz:
                              f"got {tuple(angles.shape)}")
 
     def _block_angles(self, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """angles (..., n_params) -> each block's (a, b, c, d) (..., K, 4) and transposed (K,)."""
+        """angles (..., n_params) -> each block's angles (..., K, p) and transposed (K,)."""
         self._check_angles(angles)
-        theta = angles[..., self._param_index.to(angles.device)]  # (..., K, 4)
+        theta = angles[..., self._param_index.to(angles.device)]  # (..., K, p)
         return theta, self._transposed.to(angles.device)
+
+    def _make_blocks(self, transposed: torch.Tensor):
+        """The map per-block angles (N, K, p) -> block unitaries (N, K, 4, 4)."""
+        if len(self._kind_groups) == 1:
+            return partial(self._kind_groups[0][0].matrices, transposed=transposed)
+        return partial(_kind_blocks, groups=self._kind_groups, transposed=transposed)
 
     def block_unitaries(self, angles: torch.Tensor) -> torch.Tensor:
         """angles (..., n_params) -> the blocks' 4x4 unitaries (..., K, 4, 4), in order."""
         theta, transposed = self._block_angles(angles)
-        return block_matrices(theta, transposed)  # (..., K, 4, 4)
+        return self._make_blocks(transposed)(theta)  # (..., K, 4, 4)
 
     def unitary(self, angles: torch.Tensor) -> torch.Tensor:
         """The circuit unitary V for each angle vector.
@@ -202,24 +214,23 @@ class Ansatz:
             Differentiable through the adjoint-method simulator: backward memory does not
             grow with the number of layers.
         """
-        theta, transposed = self._block_angles(angles)  # (..., K, 4), (K,)
+        theta, transposed = self._block_angles(angles)  # (..., K, p), (K,)
         return apply_blocks(theta, self._block_qubits, self.n_qubits,
-                            make_blocks=partial(block_matrices, transposed=transposed),
-                            param_ndim=1)  # (..., D, D)
+                            make_blocks=self._make_blocks(transposed), param_ndim=1)  # (..., D, D)
 
     # ----------------------------------------------------------------- export
     def gates(self, blocks: Sequence[Block] | None = None) -> list[Gate]:
-        """Native gates of ``blocks`` (default: all) in application order."""
+        """Native gates of ``blocks`` (default: all) in application order.
+
+        Gate angle = ``coeff * angles[param]``; a transposed block exports its kind's gates
+        reversed with the antisymmetric (odd-Y) ones negated
+        (:meth:`~qdsformer.quantum.blocks.BlockKind.export_gates`).
+        """
         out: list[Gate] = []
         for blk in self.blocks if blocks is None else blocks:
-            a, b, c, d = blk.params
-            k, pair = blk.qubit, (blk.qubit, blk.qubit + 1)
-            if blk.transposed:
-                out += [Gate("ryy", pair, d), Gate("rxx", pair, c),
-                        Gate("ry", (k,), a, -1.0), Gate("rx", (k + 1,), b)]
-            else:
-                out += [Gate("ry", (k,), a), Gate("rx", (k + 1,), b),
-                        Gate("rxx", pair, c), Gate("ryy", pair, d)]
+            for g in blk.kind.export_gates(blk.transposed):
+                out.append(Gate(g.name, tuple(blk.qubit + w for w in g.wires),
+                                blk.params[g.slot], g.coeff))
         return out
 
     def _angle_list(self, angles) -> list:
@@ -252,7 +263,7 @@ class Ansatz:
         circuit = QuantumCircuit(q, name=f"{self.name}_q{q}_L{self.n_layers}")
         for gate in self.gates(blocks):
             wires = [q - 1 - k for k in gate.qubits]
-            value = gate.sign * values[gate.param]
+            value = gate.coeff * values[gate.param]
             getattr(circuit, gate.name)(value, *wires)
         return circuit
 
@@ -265,12 +276,12 @@ class Ansatz:
         ``parted`` it is the first half of the layers, so each register sees half the depth.
         Same qubit mapping and ``angles`` convention as :meth:`to_qiskit`.
         """
-        pre = [Block(b.qubit, b.params) for b in self.blocks[: self.n_pre_blocks][::-1]]
+        pre = [replace(b, transposed=False) for b in self.blocks[: self.n_pre_blocks][::-1]]
         post = list(self.blocks[self.n_pre_blocks:])
         return self.to_qiskit(angles, pre), self.to_qiskit(angles, post)
 
     def to_pennylane(self, angles, wires: Sequence | None = None) -> list:
-        """PennyLane operations (``RY``, ``RX``, ``IsingXX``, ``IsingYY``) for the circuit.
+        """PennyLane operations (``RX RY RZ IsingXX IsingYY IsingZZ``) for the circuit.
 
         Args:
             angles: (n_params,) or (batch, n_params) tensor / array (any PennyLane interface;
@@ -291,8 +302,8 @@ class Ansatz:
         if angles.shape[-1] != self.n_params:
             raise ValueError(f"{self!r}: angles must have shape (..., {self.n_params}), "
                              f"got {tuple(angles.shape)}")
-        kinds = {"ry": qml.RY, "rx": qml.RX, "rxx": qml.IsingXX, "ryy": qml.IsingYY}
-        return [kinds[g.name](g.sign * angles[..., g.param], wires=[wires[k] for k in g.qubits])
+        return [getattr(qml, PENNYLANE_NAMES[g.name])(g.coeff * angles[..., g.param],
+                                                       wires=[wires[k] for k in g.qubits])
                 for g in self.gates()]
 
 

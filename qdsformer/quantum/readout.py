@@ -30,6 +30,7 @@ __all__ = [
     "encode_angles",
     "n_data_qubits_for",
     "qontot_dsm",
+    "qontot_full_dsm",
 ]
 
 log = logging.getLogger(__name__)
@@ -122,11 +123,12 @@ def encode_angles(scores: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return tiled * theta.to(scores.dtype)  # (..., n_params)
 
 
-def qontot_dsm(scores: torch.Tensor, theta: torch.Tensor, ansatz: Ansatz) -> torch.Tensor:
-    """The exact QontOT doubly stochastic matrix for given scores and circuit parameters.
+def qontot_full_dsm(scores: torch.Tensor, theta: torch.Tensor, ansatz: Ansatz) -> torch.Tensor:
+    """The circuit's n x n doubly stochastic matrix before the padding completion.
 
-    P = complete_padded(dsm_from_unitary(V(theta * tile(vec(M))), q_d), T), q_d = ceil(log2 T),
-    q_a = ansatz.n_qubits - q_d auxiliary qubits.
+    P_n = dsm_from_unitary(V(theta * tile(vec(M))), q_d), n = 2^q_d, q_d = ceil(log2 T): what
+    the Bell-pair readout measures on hardware (``qdsformer.hardware.bell``), so noise models of
+    the measurement (``qdsformer.quantum.noise``) act on it before :func:`complete_padded`.
 
     Args:
         scores: M (..., T, T), real floating; float64 runs the simulator in complex128.
@@ -134,7 +136,7 @@ def qontot_dsm(scores: torch.Tensor, theta: torch.Tensor, ansatz: Ansatz) -> tor
         ansatz: from :func:`qdsformer.quantum.get_ansatz`, with n_qubits >= q_d.
 
     Returns:
-        P (..., T, T), rows and columns summing to 1; differentiable w.r.t. scores and theta.
+        P_n (..., n, n); differentiable w.r.t. scores and theta.
     """
     if scores.dim() < 2 or scores.shape[-1] != scores.shape[-2]:
         raise ValueError(f"scores must be square (..., T, T), got shape {tuple(scores.shape)}")
@@ -148,5 +150,23 @@ def qontot_dsm(scores: torch.Tensor, theta: torch.Tensor, ansatz: Ansatz) -> tor
                          f"got {tuple(theta.shape)}")
     angles = encode_angles(scores, theta)  # (..., n_params)
     unitary = ansatz.unitary(angles)  # (..., D, D)
-    full = dsm_from_unitary(unitary, q_d)  # (..., n, n)
-    return complete_padded(full, n_tokens)  # (..., T, T)
+    return dsm_from_unitary(unitary, q_d)  # (..., n, n)
+
+
+def qontot_dsm(scores: torch.Tensor, theta: torch.Tensor, ansatz: Ansatz) -> torch.Tensor:
+    """The exact QontOT doubly stochastic matrix for given scores and circuit parameters.
+
+    P = complete_padded(dsm_from_unitary(V(theta * tile(vec(M))), q_d), T), q_d = ceil(log2 T),
+    q_a = ansatz.n_qubits - q_d auxiliary qubits (:func:`qontot_full_dsm`, then
+    :func:`complete_padded`).
+
+    Args:
+        scores: M (..., T, T), real floating; float64 runs the simulator in complex128.
+        theta: (ansatz.n_params,) parameters.
+        ansatz: from :func:`qdsformer.quantum.get_ansatz`, with n_qubits >= q_d.
+
+    Returns:
+        P (..., T, T), rows and columns summing to 1; differentiable w.r.t. scores and theta.
+    """
+    full = qontot_full_dsm(scores, theta, ansatz)  # (..., n, n)
+    return complete_padded(full, scores.shape[-1])  # (..., T, T)

@@ -17,12 +17,13 @@ tr_rest the partial trace over every qubit but the block's two (V_{k-1} = G_k^da
 and Lambda_{k-1} = G_k^dagger Lambda_k give the recursion).
 
 Gate fusion (:mod:`qdsformer.quantum.fusion`): both passes work on *fused gates*, products
-of blocks on at most ``FUSE_MAX_WIDTH`` adjacent qubits (16x16 by default), because a wide
-gate keeps a CPU core's vector units busy where a 4x4 one cannot; on a brick wall the fused
-gates also do less arithmetic than the blocks (a 16x16 absorbs five or six blocks). The
-recursion above holds for any gate, so the backward walks Y back fused gate by fused gate,
-takes dL/dF = tr_rest(Y) F on the fused gate's qubits, and lets autograd map dL/dF to the
-blocks (a product of a few 4x4 factors, one fused gate at a time).
+of blocks on at most ``FUSE_MAX_WIDTH`` adjacent qubits (16x16 by default;
+``BACKWARD_FUSE_MAX_WIDTH``, 32x32, for the backward's own plan), because a wide gate keeps a
+CPU core's vector units busy where a 4x4 one cannot. The recursion above holds for any gate,
+so the backward walks Y back fused gate by fused gate and takes dL/dF = tr_rest(Y) F on the
+fused gate's qubits; a fused gate is itself a small circuit of blocks, so dL/dF is mapped to
+its blocks by the same recursion on 2^w x 2^w matrices (:func:`fused_block_grads`), batched
+over all gates of one layout. Y is not walked past the first stage (nothing there is traced).
 
 Layout of the backward: Y <- F^dagger Y F needs a left and a right factor. Left factors are
 plain batched matmuls on the rows; a right factor on middle column qubits is not (its
@@ -31,7 +32,7 @@ contiguous runs are short). So the held matrix alternates between Y and Y^T: per
 applied, the matrix is transposed once, and the right factors are applied as left factors
 of the transpose. A lone gate on the least significant qubits needs no transpose (its right
 factor is one GEMM). Backward memory is two D x D buffers per circuit whatever the depth
-(plus the K blocks' angles and one fused gate's small autograd graph).
+(plus the K blocks' angles and the fused gates' small matrices).
 """
 
 from __future__ import annotations
@@ -41,32 +42,18 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from qdsformer.quantum.fusion import FusedGate, fuse_blocks, fused_matrices, plan_stages
+from qdsformer.quantum.apply import apply_gate
+from qdsformer.quantum.fusion import (
+    FusedGate,
+    fuse_blocks,
+    fused_matrices,
+    gate_groups,
+    group_blocks,
+    plan_stages,
+)
 
-__all__ = ["adjoint_gate_grads", "apply_block", "apply_blocks", "apply_gate", "fusion_width",
-           "simulation_flops"]
-
-
-def apply_gate(gate: torch.Tensor, state: torch.Tensor, qubit: int,
-               out: torch.Tensor | None = None) -> torch.Tensor:
-    """Left-multiply each matrix of ``state`` by a 2^w x 2^w gate on qubits qubit .. qubit + w - 1.
-
-    Args:
-        gate: (..., N, m, m) complex, m = 2^w, broadcastable against ``state``'s leading dims.
-        state: (..., N, D, C) contiguous complex, D = 2^q rows, C columns.
-        qubit: first (most significant) target qubit.
-        out: optional preallocated result buffer shaped like ``state`` (not ``state`` itself).
-
-    Returns:
-        (..., N, D, C): (I (x) gate (x) I) state, matrix by matrix: one batched matmul on the
-        view (..., N, 2^qubit, m, R).
-    """
-    view = state.view(*state.shape[:-2], 1 << qubit, gate.shape[-1], -1)  # (..., N, 2^k, m, R)
-    gate = gate.unsqueeze(-3)  # (..., N, 1, m, m)
-    if out is None:
-        return torch.matmul(gate, view).view(state.shape)  # (..., N, D, C)
-    torch.matmul(gate, view, out=out.view(view.shape))
-    return out
+__all__ = ["adjoint_gate_grads", "apply_block", "apply_blocks", "apply_gate", "fused_block_grads",
+           "fusion_width", "simulation_flops"]
 
 
 def apply_block(gate: torch.Tensor, state: torch.Tensor, qubit: int,
@@ -86,10 +73,14 @@ def apply_block(gate: torch.Tensor, state: torch.Tensor, qubit: int,
     return apply_gate(gate, state, qubit, out=out)
 
 
-# Widest fused gate (qubits) of the forward and the adjoint backward; 2 turns fusion off.
+# Widest fused gate (qubits) of the forward and of the adjoint backward; 2 turns fusion off.
 # Measured on one core (Xeon, AVX-512) at q = 7, 16 layers, 200 circuits: see FUSE in the
-# README's simulator section and results/bench/simulator.json.
+# README's simulator section and results/bench/simulator.json. The backward has its own plan
+# (it rebuilds the fused gates from the blocks): 32x32 gates give 13 stages instead of 18 at
+# q = 7, so 5 fewer D x D transposes, for 7% more multiply-adds; forward+backward was 7%
+# faster than with 16x16 gates in two side-by-side runs (process CPU time, medians of 5).
 FUSE_MAX_WIDTH = 4
+BACKWARD_FUSE_MAX_WIDTH = 5
 
 # Size of one chunk of the state buffers on CPU: the batch is processed in chunks small
 # enough to stay in cache through all K gates (about 2x faster than streaming the whole
@@ -145,39 +136,71 @@ class _AdjointCircuit(torch.autograd.Function):
     def backward(ctx, grad_v: torch.Tensor):
         params, final = ctx.saved_tensors
         qubits = ctx.qubits
-        gates, stages = _plan(qubits, fusion_width(final.shape[-1].bit_length() - 1))
+        gates, stages = _plan(qubits, fusion_width(final.shape[-1].bit_length() - 1, True))
         with torch.enable_grad():
             leaf = params.detach().requires_grad_(True)
             blocks = ctx.make_blocks(leaf)  # (N, K, 4, 4)
         mats = fused_matrices(blocks.detach(), qubits, gates)  # per gate (N, m, m)
         grad_mats = adjoint_gate_grads(mats, gates, stages, final, grad_v.to(final.dtype))
-        # fused gate -> its blocks, one gate at a time (transient memory of one gate's graph)
-        grad_blocks = torch.zeros_like(blocks)  # (N, K, 4, 4)
-        for gate, grad in zip(gates, grad_mats):
-            with torch.enable_grad():
-                part = blocks[:, list(gate.blocks)].detach().requires_grad_(True)
-                local = tuple(qubits[k] for k in gate.blocks)
-                mat = fused_matrices(part, local, (_relabel(gate),))[0]
-                (grad_part,) = torch.autograd.grad(mat, part, grad)
-            grad_blocks[:, list(gate.blocks)] += grad_part
+        grad_blocks = fused_block_grads(blocks.detach(), qubits, gates, mats, grad_mats)
         if ctx.make_blocks is _identity:
             return grad_blocks, None, None, None
         (grad_params,) = torch.autograd.grad(blocks, leaf, grad_blocks)
         return grad_params, None, None, None
 
 
-def fusion_width(n_qubits: int) -> int:
-    """Fusion width used for q qubits: FUSE_MAX_WIDTH, at most q - 2 (at least 2).
+def fusion_width(n_qubits: int, backward: bool = False) -> int:
+    """Fusion width used for q qubits: FUSE_MAX_WIDTH (BACKWARD_FUSE_MAX_WIDTH for the adjoint
+    backward), at most q - 2 (at least 2).
 
     A fused gate must stay small next to the D x D state (a 2^(q-1) gate on q qubits was
     slower than 8x8 ones at q = 5: too little work per matmul, too much per gate product).
     """
-    return max(2, min(FUSE_MAX_WIDTH, n_qubits - 2))
+    widest = BACKWARD_FUSE_MAX_WIDTH if backward else FUSE_MAX_WIDTH
+    return max(2, min(widest, n_qubits - 2))
 
 
-def _relabel(gate: FusedGate) -> FusedGate:
-    """The same gate with its blocks renumbered 0..n-1 (for a slice of the block tensor)."""
-    return FusedGate(gate.first, gate.width, tuple(range(len(gate.blocks))))
+def fused_block_grads(blocks: torch.Tensor, qubits: tuple[int, ...],
+                      gates: Sequence[FusedGate], mats: Sequence[torch.Tensor],
+                      grad_mats: Sequence[torch.Tensor]) -> torch.Tensor:
+    """dL/dB_k for every block, from dL/dF_g of the fused gates that contain them.
+
+    A fused gate F = B_b ... B_1 on w qubits is itself a small circuit, so its blocks'
+    gradients are the same adjoint recursion (:func:`adjoint_gate_grads`) on 2^w x 2^w
+    matrices, with F as "V" and dL/dF as "Lambda". Gates with one layout
+    (:func:`qdsformer.quantum.fusion.gate_groups`) run as one batch, so the cost is a few
+    small batched ops per block of one gate of each layout, not an autograd graph per gate.
+
+    Args:
+        blocks: (N, K, 4, 4) unitary blocks.
+        qubits: first qubit of each block.
+        gates: the fused gates; mats their (N, m, m) matrices, grad_mats dL/dF (N, m, m).
+
+    Returns:
+        (N, K, 4, 4) dL/dB in PyTorch's convention for complex tensors.
+    """
+    n = blocks.shape[0]
+    grad_blocks = torch.empty_like(blocks)  # (N, K, 4, 4)
+    for local, members in gate_groups(qubits, tuple(gates)):
+        group = [gates[i] for i in members]
+        index = torch.tensor([g.blocks for g in group], device=blocks.device)  # (G', b)
+        if len(local) == 1 and group[0].width == 2:
+            grad_blocks[:, index[:, 0]] = torch.stack([grad_mats[i] for i in members], 1)
+            continue
+        size = 1 << group[0].width
+        final = torch.stack([mats[i] for i in members], 1).view(-1, size, size)  # (N G', m, m)
+        grad = torch.stack([grad_mats[i] for i in members], 1).view(-1, size, size)
+        small_gates, small_stages = _local_plan(local)
+        grads = adjoint_gate_grads(list(group_blocks(blocks, group)), small_gates,
+                                   small_stages, final, grad)  # per block (N G', 4, 4)
+        grad_blocks[:, index] = torch.stack(grads, 1).view(n, len(group), len(local), 4, 4)
+    return grad_blocks
+
+
+@functools.lru_cache(maxsize=256)
+def _local_plan(local: tuple[int, ...]):
+    gates = tuple(FusedGate(offset, 2, (j,)) for j, offset in enumerate(local))
+    return gates, plan_stages(gates)
 
 
 @functools.lru_cache(maxsize=256)
@@ -226,6 +249,8 @@ def adjoint_gate_grads(mats: Sequence[torch.Tensor], gates: Sequence[FusedGate],
             for g in stage:
                 t = _region_trace(x, gates[g].first, gates[g].width)  # (c, m, m)
                 traces[g][sl] = t.mT if flipped else t
+            if stage is stages[0]:  # Y before the first stage is never traced
+                break
             first_side = transposes if flipped else adjoints
             second_side = adjoints if flipped else transposes
             lone = gates[stage[0]]
@@ -251,27 +276,18 @@ def adjoint_gate_grads(mats: Sequence[torch.Tensor], gates: Sequence[FusedGate],
 def _region_trace(state: torch.Tensor, first: int, width: int) -> torch.Tensor:
     """(N, D, D) -> (N, 2^w, 2^w): trace over every qubit outside first .. first + w - 1.
 
-    One gather of the m^2 * D / m needed entries and a contiguous sum (a strided
-    diagonal-of-a-view sum was 5% of the backward).
+    Y[(l, i, r), (l, j, r)] summed over (l, r) is one strided view (N, L, R, m, m) of the
+    contiguous state and a sum: no index tensor, no gather (the gather was 10% of the
+    backward).
     """
     n, dim = state.shape[0], state.shape[-1]
-    size = 1 << width
-    index = _trace_index(dim, first, width, state.device)  # (m * m * D / m,)
-    picked = state.reshape(n, dim * dim)[:, index]  # (N, m * m * L * R)
-    return picked.view(n, size, size, -1).sum(-1)  # (N, m, m)
-
-
-@functools.lru_cache(maxsize=256)
-def _trace_index(dim: int, first: int, width: int, device: torch.device) -> torch.Tensor:
-    """Flat indices of Y[(l, i, r), (l, j, r)] ordered (i, j, (l, r)) for the region trace."""
-    left, size = 1 << first, 1 << width
+    size, left = 1 << width, 1 << first
     right = dim // (size * left)
-    ls = torch.arange(left)[:, None]  # (L, 1)
-    r = torch.arange(right)[None, :]  # (1, R)
-    i = torch.arange(size)
-    rows = (ls[None] * size + i[:, None, None]) * right + r[None]  # (m, L, R) row index
-    flat = rows[:, None] * dim + rows[None, :]  # (m, m, L, R): (row_i, row_j) -> row_i*D + col
-    return flat.reshape(-1).to(device)
+    diagonal = state.as_strided(  # (N, L, R, m, m): [n, l, r, i, j] = Y[n, (l,i,r), (l,j,r)]
+        (n, left, right, size, size),
+        (dim * dim, size * right * (dim + 1), dim + 1, right * dim, right),
+        state.storage_offset())
+    return diagonal.sum(1).sum(1)  # (N, m, m); one dim at a time: 2-3x faster than sum((1, 2))
 
 
 def apply_blocks(params: torch.Tensor, qubits: Sequence[int], n_qubits: int,
@@ -310,6 +326,9 @@ def apply_blocks(params: torch.Tensor, qubits: Sequence[int], n_qubits: int,
     lead = params.shape[: params.dim() - 1 - param_ndim]
     flat = params.reshape(-1, *params.shape[len(lead):])  # (N, K, *p)
     dim = 1 << n_qubits
+    if flat.shape[0] == 0:  # an empty batch: an empty V, attached to the graph (zero gradient)
+        blocks = make_blocks(flat)  # (0, K, 4, 4)
+        return (blocks.new_zeros(*lead, dim, dim) + blocks.sum() * 0)
     return _AdjointCircuit.apply(flat, make_blocks, qubits, n_qubits).reshape(*lead, dim, dim)
 
 
@@ -319,9 +338,10 @@ def simulation_flops(qubits: Sequence[int], n_qubits: int, n_circuits: int = 1) 
     A complex multiply-add is 8 real flops, so applying a 2^w x 2^w gate to a D x D matrix is
     8 * 2^w * D^2. ``forward`` counts the fused gates actually applied, ``forward_blocks``
     the same circuit applied block by block (4x4, the arithmetic of the circuit itself);
-    ``backward`` counts two applications per fused gate (left and right factor) plus the
-    D x D x D product Y = Lambda V^dagger, not the transposes or partial traces (memory
-    traffic, no arithmetic).
+    ``backward`` counts two applications per fused gate of the backward's own fusion plan
+    (``fusion_width(q, backward=True)``; left and right factor) outside the first stage (Y is
+    not walked past it) plus the D x D x D product Y = Lambda V^dagger, not the transposes
+    or partial traces (memory traffic, no arithmetic).
 
     Returns:
         dict with ``forward``, ``forward_blocks`` and ``backward`` (ints).
@@ -330,6 +350,9 @@ def simulation_flops(qubits: Sequence[int], n_qubits: int, n_circuits: int = 1) 
     gates, _ = _plan(qubits, fusion_width(n_qubits))
     dim2 = 1 << (2 * n_qubits)
     forward = sum(8 * (1 << g.width) * dim2 for g in gates) * n_circuits
+    back_gates, stages = _plan(qubits, fusion_width(n_qubits, backward=True))
+    walked = sum(8 * (1 << back_gates[g].width) * dim2
+                 for stage in stages[1:] for g in stage) * n_circuits
     return {"forward": forward,
             "forward_blocks": 8 * 4 * dim2 * len(qubits) * n_circuits,
-            "backward": 2 * forward + 8 * (1 << (3 * n_qubits)) * n_circuits}
+            "backward": 2 * walked + 8 * (1 << (3 * n_qubits)) * n_circuits}

@@ -88,6 +88,24 @@ class OptimConfig:
 
 
 @dataclass
+class MixedConfig:
+    """The gradient-free phase of QontOT's ``attention.kwargs.strategy: mixed``.
+
+    A fit-loop setting, not a property of the attention operator, so it lives in its own
+    section (read only when some block is ``mixed``; :mod:`qdsformer.train.mixed`): after every
+    ``every``-th epoch, ``steps`` evaluations of the Nevergrad optimiser ``optimizer`` on the
+    training loss of a held batch of ``batch_size`` training examples (null: the data batch
+    size), seeded with ``seed`` (null: the run seed) and the epoch.
+    """
+
+    optimizer: str = "NGOpt"
+    steps: int = 200
+    every: int = 1
+    batch_size: int | None = None
+    seed: int | None = None
+
+
+@dataclass
 class RunConfig:
     """Seed, device (auto = CUDA when present), where results go, progress bar."""
 
@@ -107,6 +125,7 @@ class Config:
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    mixed: MixedConfig = field(default_factory=MixedConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 

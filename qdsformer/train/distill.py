@@ -35,6 +35,7 @@ from qdsformer.train.config import (
     to_dict,
 )
 from qdsformer.train.engine import build_loaders, default_run_dir, evaluate, fit, resolve_device
+from qdsformer.train.validate import validate_config
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ def distill(
         The student's summary (as written to ``summary.json``), with the teacher's source,
         attention, epochs and test accuracy; ``finished`` is False when stopped early.
     """
+    validate_config(config, run_dir)  # student and teacher, before the run folder is made
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
     if resume and not (run_dir / "config.yaml").exists():
         raise ValueError(f"cannot resume: no config.yaml in {run_dir}")

@@ -4,10 +4,17 @@
 ``<run.out_dir>/<experiment>/<run name>/``:
 
 - ``config.yaml``: the resolved config;
-- ``metrics.csv``: one row per finished epoch;
+- ``metrics.csv``: one row per finished epoch (with ``mixed_loss_before`` / ``_after``, the
+  held-batch loss around the gradient-free phase, when QontOT's strategy is ``mixed``);
 - ``checkpoint.pt``: written atomically after every epoch (model, optimiser, scheduler, RNG
   states, history), so a killed run resumes from its last finished epoch;
 - ``summary.json``: final validation and test accuracy, time, sizes.
+
+A run folder has one owner (:mod:`qdsformer.train.lock`); the config is checked whole before
+the folder is made (:mod:`qdsformer.train.validate`). The checkpoint is written before
+metrics.csv, so a kill between the two leaves metrics.csv one epoch behind; ``resume`` accepts
+that, refuses files of different runs (:mod:`qdsformer.train.resume`), rewrites metrics.csv
+from the checkpoint's history and removes temporary files of killed writes.
 
 Resuming restores every random state and the epoch-seeded batch order, so a resumed run ends
 with the same weights and numbers as an uninterrupted one. ``loss_fn(model, images, labels) ->
@@ -33,39 +40,23 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from qdsformer.analysis.eureka import eureka_epoch
-from qdsformer.common.results import write_csv, write_json
+from qdsformer.common.results import remove_stale_temporaries, write_csv, write_json
 from qdsformer.data import BatchLoader, build_dataset
 from qdsformer.data.datasets import dataset_num_classes
 from qdsformer.models import CHECKPOINT_NAME, build_vit, load_checkpoint, save_checkpoint
 from qdsformer.train.config import Config, save_config, to_dict
 from qdsformer.train.ddp import DistributedContext, context_from_env
-from qdsformer.train.lock import RunFolderLock
+from qdsformer.train.device import resolve_device
+from qdsformer.train.lock import LOCK_NAME, RunFolderLock
+from qdsformer.train.mixed import MIXED_FIELDS, MixedPhase
+from qdsformer.train.resume import check_resume_consistency
 from qdsformer.train.schedules import warmup_cosine_lr
+from qdsformer.train.validate import validate_config
 
 log = logging.getLogger(__name__)
 
 LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 METRIC_FIELDS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_seconds"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU; otherwise ``torch.device(name)``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise ValueError(f"run.device {name!r} is not a torch device") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"run.device {name!r}: CUDA is not available on this machine "
-                         "(use run.device=cpu or auto)")
-    if device.type == "cuda" and device.index is not None \
-            and device.index >= torch.cuda.device_count():
-        raise ValueError(f"run.device {name!r}: this machine has {torch.cuda.device_count()} "
-                         "CUDA device(s)")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"run.device {name!r}: MPS is not available on this machine")
-    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -201,8 +192,7 @@ def fit(
             run stays resumable and no summary is written until the last epoch.
         extra_summary: more fields for ``summary.json`` (e.g. the teacher of a distillation).
     """
-    if config.optim.epochs < 1:
-        raise ValueError(f"optim.epochs must be >= 1, got {config.optim.epochs}")
+    validate_config(config, run_dir)  # before anything exists: a bad config leaves no folder
     if config.model.num_classes is None:  # record the dataset's class count with the run
         config = dataclasses.replace(config, model=dataclasses.replace(
             config.model, num_classes=dataset_num_classes(config.data.name)))
@@ -216,11 +206,27 @@ def fit(
         if not ctx.is_main:  # rank 0 owns the folder and holds its lock for the run
             return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
                                stop_after_epochs, extra_summary, ctx)
+        created = not run_dir.exists()
         with RunFolderLock(run_dir):  # one owner: a second process on this folder fails here
-            return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
-                               stop_after_epochs, extra_summary, ctx)
+            try:
+                return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
+                                   stop_after_epochs, extra_summary, ctx)
+            except BaseException:
+                if created:  # failed before writing anything (data files, ...): leave no folder
+                    _remove_if_only_lock(run_dir)
+                raise
     finally:
         ctx.close()
+
+
+def _remove_if_only_lock(run_dir: Path) -> None:
+    """Remove ``run_dir`` when it holds nothing but our lock file (we made it in this call)."""
+    try:
+        if {p.name for p in run_dir.iterdir()} <= {LOCK_NAME}:
+            (run_dir / LOCK_NAME).unlink(missing_ok=True)
+            run_dir.rmdir()
+    except OSError:  # another process came in meanwhile, or it is gone: leave it be
+        pass
 
 
 def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs, extra_summary,
@@ -228,6 +234,9 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
     ckpt_path = run_dir / CHECKPOINT_NAME
     if not resume and ckpt_path.exists():
         raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it")
+    if ctx.is_main:  # we hold the lock: temporary files here are leftovers of killed writes
+        for stale in remove_stale_temporaries(run_dir):
+            log.info("removed %s, left by an interrupted write", stale)
 
     device = ctx.device
     seed_everything(config.run.seed)
@@ -239,6 +248,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
     start_epoch = 0
     if resume:
         state = load_checkpoint(ckpt_path, map_location=device)
+        check_resume_consistency(run_dir, config, state)
         plain_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -250,6 +260,10 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
     model = ctx.wrap(plain_model)
+    mixed = MixedPhase.from_config(config, plain_model, loaders["train"].dataset, device)
+    fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else [])
+    if resume and ctx.is_main:  # metrics.csv may lag one epoch (killed between the two writes)
+        write_csv(history, run_dir / "metrics.csv", fieldnames=fields)
 
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("run folder %s; %d trainable parameters; device %s", run_dir, n_params, device)
@@ -260,6 +274,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         started = time.perf_counter()
         train_stats = _train_epoch(model, loaders["train"], optimizer, loss_fn, config, epoch,
                                    ctx)
+        # strategy mixed: the gradient-free theta search on the held batch (qdsformer.train.mixed)
+        phase = mixed.after_epoch(epoch, loss_fn, ctx) if mixed is not None else None
         val_stats = evaluate(model, loaders["val"], device=device, ctx=ctx)
         row = {
             "epoch": epoch + 1,
@@ -270,6 +286,9 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
             "val_acc": val_stats["acc"],
             "epoch_seconds": time.perf_counter() - started,
         }
+        if mixed is not None:
+            row["mixed_loss_before"] = phase.loss_before if phase else math.nan
+            row["mixed_loss_after"] = phase.loss_after if phase else math.nan
         scheduler.step()
         history.append(row)
         if ctx.is_main:
@@ -279,7 +298,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
                  "scheduler": scheduler.state_dict(), "rng": _rng_state(), "history": history},
                 ckpt_path,
             )
-            write_csv(history, run_dir / "metrics.csv", fieldnames=METRIC_FIELDS)
+            write_csv(history, run_dir / "metrics.csv", fieldnames=fields)
         log.info("epoch %d/%d train_acc %.4f val_acc %.4f (%.1fs)", epoch + 1,
                  config.optim.epochs, row["train_acc"], row["val_acc"], row["epoch_seconds"])
         epochs_run += 1

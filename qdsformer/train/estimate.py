@@ -4,8 +4,10 @@
     estimate["total_seconds"]                 # seconds_per_step * steps_per_epoch * epochs
 
 The model, optimiser, batch size and device are the run's own (``config``); the batch is the
-first batch of the run's training set, so the time includes the data's real shape. The
-estimate covers the training steps only: evaluation after each epoch, data loading and
+first batch of the run's training set, so the time includes the data's real shape. With a
+QontOT block on ``strategy: mixed`` the gradient-free phase is added: a few timed held-batch
+loss evaluations times the phase's ``mixed.steps + 2`` evaluations per phase. The estimate
+covers the training steps (and that phase) only: evaluation after each epoch, data loading and
 checkpointing are left out (on the paper's protocol they are a few percent of a
 quantum-attention run; more for cheap softmax runs).
 """
@@ -24,9 +26,11 @@ from qdsformer.train.engine import (
     build_loaders,
     build_model,
     build_optimizer,
+    cross_entropy_loss,
     resolve_device,
     seed_everything,
 )
+from qdsformer.train.mixed import MixedPhase
 
 __all__ = ["estimate_run_seconds"]
 
@@ -50,7 +54,7 @@ def estimate_run_seconds(config: Config, *, n_steps: int = 3) -> dict:
     Returns:
         dict with ``seconds_per_step``, ``steps_per_epoch``, ``epochs``, ``total_seconds``,
         ``total_hours``, ``batch_size``, ``n_train``, ``n_steps_timed``, ``device``,
-        ``threads`` and ``attention``.
+        ``threads``, ``attention`` and ``mixed_seconds_per_epoch`` (0 without a mixed phase).
 
     Raises:
         ValueError: ``n_steps`` < 1, or a bad config value (from the builders).
@@ -83,7 +87,14 @@ def estimate_run_seconds(config: Config, *, n_steps: int = 3) -> dict:
     n_train = len(train.dataset)
     steps_per_epoch = math.ceil(n_train / config.data.batch_size)
     epochs = config.optim.epochs
-    total = per_step * steps_per_epoch * epochs
+    mixed = MixedPhase.from_config(config, model, train.dataset, device)
+    mixed_per_epoch = 0.0
+    if mixed is not None:  # (steps + 2) held-batch evaluations per phase, a phase every k epochs
+        model.eval()  # as in the phase: frozen ViT, no training noise
+        evaluation = _median_seconds(
+            lambda: mixed.held_loss(cross_entropy_loss), n_steps, device)
+        mixed_per_epoch = evaluation * (config.mixed.steps + 2) / config.mixed.every
+    total = (per_step * steps_per_epoch + mixed_per_epoch) * epochs
     return {
         "seconds_per_step": per_step,
         "steps_per_epoch": steps_per_epoch,
@@ -96,4 +107,18 @@ def estimate_run_seconds(config: Config, *, n_steps: int = 3) -> dict:
         "device": str(device),
         "threads": torch.get_num_threads(),
         "attention": config.attention.name,
+        "mixed_seconds_per_epoch": mixed_per_epoch,
     }
+
+
+def _median_seconds(work, n: int, device: torch.device) -> float:
+    """Median wall time of ``n`` calls of ``work()`` after one untimed warm-up call."""
+    work()
+    times = []
+    for _ in range(n):
+        _sync(device)
+        start = time.perf_counter()
+        work()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qdsformer.apps.sweep import cell_status, expand, load_sweep
-from qdsformer.apps.sweep.local import train_command
+from qdsformer.apps.sweep.local import train_command, worker_env
 from qdsformer.cli import main
 from qdsformer.train.config import load_config
 from qdsformer.train.engine import fit
@@ -202,3 +202,14 @@ def test_dry_run_estimate_times_unmeasured_cells(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("(timed steps)") == 2 and "unmeasured" not in out
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_worker_threads_share_the_cores_unless_set():
+    # two cores, one job: 2 threads by default; --threads 1 keeps one per worker (a shared
+    # machine); a CUDA worker sees its own device
+    assert worker_env(0, 1, 0, cores=2)["OMP_NUM_THREADS"] == "2"
+    assert worker_env(1, 2, 0, cores=2)["OMP_NUM_THREADS"] == "1"
+    env = worker_env(1, 1, 2, cores=2, threads=1)
+    assert (env["OMP_NUM_THREADS"], env["MKL_NUM_THREADS"], env["CUDA_VISIBLE_DEVICES"]) == ("1", "1", "1")
+    with pytest.raises(ValueError, match="--threads must be an int >= 1, got 0"):
+        worker_env(0, 1, 0, threads=0)

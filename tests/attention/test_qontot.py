@@ -15,6 +15,8 @@ def test_registered_as_doubly_stochastic_and_square():
     norm = create_normalizer("qontot")
     assert (norm.n_aux_qubits, norm.n_layers, norm.ansatz_name, norm.trainable, norm.seed) == (
         4, 16, "simple", False, 0)
+    assert (norm.strategy, norm.shots, norm.depolarizing, norm.noise_in_eval) == (
+        "static", 0, 0.0, False)
 
 
 @pytest.mark.parametrize("t", [2, 3, 5, 6, 7, 8])
@@ -103,3 +105,87 @@ def test_bad_input_names_the_value():
         create_normalizer("qontot", n_aux_qubits=-1)
     with pytest.raises(ValueError, match="n_layers must be an int >= 1, got 0"):
         create_normalizer("qontot", n_layers=0)
+
+
+def test_strategies_and_the_trainable_alias():
+    static = create_normalizer("qontot", **SMALL, strategy="static")
+    diff = create_normalizer("qontot", **SMALL, strategy="differentiable")
+    mixed = create_normalizer("qontot", **SMALL, strategy="mixed")
+    assert "theta" in dict(static.named_buffers()) and not list(static.parameters())
+    assert list(dict(diff.named_parameters())) == ["theta"] and diff.trainable
+    assert "theta" in dict(mixed.named_buffers()) and not list(mixed.parameters())
+    assert create_normalizer("qontot", **SMALL, trainable=True).strategy == "differentiable"
+    assert create_normalizer("qontot", **SMALL, trainable=False).strategy == "static"
+    assert create_normalizer("qontot", **SMALL, trainable=False, strategy="mixed").strategy == (
+        "mixed")
+    with pytest.raises(ValueError, match="unknown strategy 'learned'; expected one of static, "
+                                         "differentiable, mixed"):
+        create_normalizer("qontot", strategy="learned")
+    with pytest.raises(ValueError, match="trainable=True contradicts strategy='static'"):
+        create_normalizer("qontot", strategy="static", trainable=True)
+    with pytest.raises(ValueError, match="trainable must be true or false, got 'yes'"):
+        create_normalizer("qontot", trainable="yes")
+
+
+@pytest.mark.parametrize("t", [3, 4])
+def test_noise_only_in_training_and_gradients_are_those_of_the_exact_matrix(t):
+    torch.manual_seed(0)
+    scores = torch.randn(3, 2, t, t, dtype=torch.float64)
+    weights = torch.randn(3, 2, t, t, dtype=torch.float64)
+    exact = create_normalizer("qontot", **SMALL).double()
+    noisy = create_normalizer("qontot", **SMALL, shots=64).double()
+
+    def value_and_grad(norm):
+        s = scores.clone().requires_grad_(True)
+        p = norm(s)
+        (p * weights).sum().backward()
+        return p.detach(), s.grad
+
+    p_exact, g_exact = value_and_grad(exact)
+    p_noisy, g_noisy = value_and_grad(noisy.train())
+    assert (p_noisy - p_exact).abs().max() > 1e-3  # shot noise of 64 shots is visible
+    torch.testing.assert_close(g_noisy, g_exact, atol=1e-10, rtol=0)
+    counts = p_noisy * 64 / 4  # t = 3 and 4: n = 4; a padded corner is completed, not counted
+    if t == 4:
+        torch.testing.assert_close(counts, counts.round(), atol=1e-9, rtol=0)
+    torch.testing.assert_close(noisy.eval()(scores), p_exact, atol=0, rtol=0)  # eval: exact
+
+
+def test_depolarizing_in_training_is_doubly_stochastic_and_shrinks_toward_uniform():
+    scores = torch.randn(2, 1, 3, 3, dtype=torch.float64)  # padded: n = 4, T = 3
+    exact = create_normalizer("qontot", **SMALL).double()(scores)
+    norm = create_normalizer("qontot", **SMALL, depolarizing=0.3).double()
+    p = norm(scores)
+    ones = torch.ones(2, 1, 3, dtype=torch.float64)
+    torch.testing.assert_close(p.sum(-1), ones, atol=1e-6, rtol=0)
+    torch.testing.assert_close(p.sum(-2), ones, atol=1e-6, rtol=0)
+    assert (p - 1 / 3).abs().sum() < (exact - 1 / 3).abs().sum()
+    torch.testing.assert_close(norm.eval()(scores), exact, atol=0, rtol=0)
+    full = create_normalizer("qontot", **SMALL, depolarizing=0.3).double()
+    s4 = torch.randn(2, 1, 4, 4, dtype=torch.float64)
+    torch.testing.assert_close(full(s4), 0.7 * full.eval()(s4) + 0.3 / 4)
+
+
+def test_noise_in_eval_keeps_the_noise_in_eval_mode():
+    scores = torch.randn(2, 1, 4, 4)
+    exact = create_normalizer("qontot", **SMALL).eval()(scores)
+    norm = create_normalizer("qontot", **SMALL, shots=32, depolarizing=0.1, noise_in_eval=True)
+    p = norm.eval()(scores)
+    assert (p - exact).abs().max() > 1e-3
+    torch.testing.assert_close(p.sum((-2, -1)), torch.full((2, 1), 4.0), atol=1e-5, rtol=0)
+    torch.manual_seed(5)
+    a = norm(scores)
+    torch.manual_seed(5)
+    torch.testing.assert_close(norm(scores), a, atol=0, rtol=0)  # the global RNG seeds it
+
+
+def test_bad_noise_settings_name_the_value():
+    with pytest.raises(ValueError, match="shots must be None or an int >= 0.*got -5"):
+        create_normalizer("qontot", shots=-5)
+    with pytest.raises(ValueError, match="shots must be None or an int >= 0.*got 10.5"):
+        create_normalizer("qontot", shots=10.5)
+    with pytest.raises(ValueError, match="depolarizing must be a number p in \\[0, 1\\], got 1.2"):
+        create_normalizer("qontot", depolarizing=1.2)
+    with pytest.raises(ValueError, match="noise_in_eval must be true or false, got 1"):
+        create_normalizer("qontot", noise_in_eval=1)
+    assert create_normalizer("qontot", shots=None).shots == 0

@@ -30,6 +30,11 @@ def _spec(n_tokens, n_aux, n_layers, ansatz="parted", layout=None, **extra):
     (8, 1, 2, "simple", "direct"),
     (5, 1, 2, "simple", "direct"),   # T not a power of two: padded + completed
     (6, 2, 3, "parted", "parted"),
+    (4, 1, 2, "centrosymmetric", "direct"),
+    (5, 1, 2, "centrosymmetric", "direct"),
+    (4, 1, 2, "trotter", "direct"),
+    (8, 0, 1, "trotter", "direct"),  # odd chain: the last site's own field block
+    (4, 1, 2, "trotter", "parted"),  # simple-style hardware layout: empty pre
 ])
 def test_bell_probabilities_reproduce_simulator_dsm(n_tokens, n_aux, n_layers, ansatz, layout):
     spec = _spec(n_tokens, n_aux, n_layers, ansatz, layout, scores={"seed": 3})

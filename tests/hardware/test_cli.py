@@ -63,11 +63,26 @@ def test_export_writes_openqasm3_that_round_trips(tmp_path):
     assert a.equiv(b)
 
 
+def test_grad_writes_json_with_gradients_and_reference(tmp_path, capsys):
+    code = main(["circuits", "grad", SMALL, "--backend", "statevector", "--out", str(tmp_path)])
+    assert code == 0
+    record = json.loads((tmp_path / "dsm4_small__statevector__exact__grad.json").read_text())
+    assert record["backend"] == "statevector" and record["shots"] is None
+    assert record["n_circuits"] == 2 * record["n_gates"] + 1 == 33
+    assert len(record["d_theta"]) == record["n_params"] == 16
+    assert len(record["d_scores"]) == 4 and len(record["d_scores"][0][0]) == 4
+    assert record["max_abs_error_theta"] < 1e-9 and record["max_abs_error_scores"] < 1e-9
+    assert record["stderr_theta"] is None and record["seconds"] > 0
+    assert "dP/dtheta vs autograd" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv,message", [
     (["run", SMALL, "--backend", "warp-drive"], "unknown backend"),
     (["run", SMALL, "--backend", "aer", "--shots", "0"], "shots must be an integer >= 1"),
     (["run", "circuits/missing.yaml"], "does not exist"),
     (["export", SMALL, "--backend", "aer"], "export --backend takes aer-noisy"),
+    (["grad", SMALL, "--backend", "warp-drive"], "unknown backend"),
+    (["grad", SMALL, "--backend", "aer", "--shots", "-5"], "shots must be an integer >= 1"),
 ])
 def test_bad_input_is_a_clean_error(argv, message, capsys, tmp_path):
     code = main(["circuits", *argv, "--out", str(tmp_path)])

@@ -18,6 +18,9 @@ SETTINGS = [
     ("sinkhorn", {"n_iters": 3}),
     ("qr", None),
     ("qontot", {"n_layers": 2, "n_aux_qubits": 1}),
+    ("qontot", {"n_layers": 2, "n_aux_qubits": 1, "strategy": "differentiable"}),
+    ("qontot", {"n_layers": 2, "n_aux_qubits": 1, "strategy": "mixed"}),
+    ("qontot", {"n_layers": 2, "n_aux_qubits": 1, "shots": 100, "depolarizing": 0.1}),
 ]
 
 

@@ -44,3 +44,14 @@ def test_bad_sizes_are_a_clean_error(tmp_path, capsys):
 def test_unknown_framework_is_rejected():
     with pytest.raises(SystemExit):
         main(["bench", "simulator", "--frameworks", "cirq"])
+
+
+def test_cpu_clock_is_recorded_and_times_our_simulator(tmp_path):
+    out = tmp_path / "cpu.json"
+    assert main(["bench", "simulator", "--qubits", "3", "--layers", "1", "--matrices", "4",
+                 "--frameworks", "ours", "--repeats", "1", "--memory-layers", "--no-train-step",
+                 "--clock", "cpu", "--json", str(out)]) == 0
+    meta = json.loads(out.with_name("cpu.meta.json").read_text())
+    assert meta["clock"] == "cpu"
+    timed = {r["impl"]: r for r in json.loads(out.read_text())}
+    assert timed["ours"]["median_s"] > 0 and timed["ours_fwd"]["median_s"] > 0

@@ -18,6 +18,7 @@ def _random_unitaries(*shape):
 def test_new_backward_equals_old_recursion_on_random_blocks(width, q, monkeypatch):
     # random adjacent-pair layout, random unitary blocks, random upstream gradient
     monkeypatch.setattr(simulator, "FUSE_MAX_WIDTH", width)
+    monkeypatch.setattr(simulator, "BACKWARD_FUSE_MAX_WIDTH", width)
     gen = torch.Generator().manual_seed(q * 10 + width)
     qubits = tuple(torch.randint(0, q - 1, (3 * q,), generator=gen).tolist())
     blocks = _random_unitaries(2, len(qubits)).requires_grad_()
@@ -29,7 +30,7 @@ def test_new_backward_equals_old_recursion_on_random_blocks(width, q, monkeypatc
     torch.testing.assert_close(blocks.grad, old, atol=1e-10, rtol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["simple", "parted"])
+@pytest.mark.parametrize("name", ["simple", "parted", "centrosymmetric", "trotter"])
 @pytest.mark.parametrize("q", [2, 3, 4, 5, 6, 7, 8])
 def test_adjoint_equals_autograd_for_every_qubit_count(name, q):
     ansatz = get_ansatz(name, q, 2)
@@ -46,7 +47,7 @@ def test_adjoint_equals_autograd_for_every_qubit_count(name, q):
     torch.testing.assert_close(grads[0], grads[1], atol=1e-10, rtol=1e-8)
 
 
-@pytest.mark.parametrize("name", ["simple", "parted"])
+@pytest.mark.parametrize("name", ["simple", "parted", "centrosymmetric", "trotter"])
 @pytest.mark.parametrize("q", [2, 4, 6, 8])
 def test_gradcheck_at_every_size(name, q):
     ansatz = get_ansatz(name, q, 1)
@@ -90,6 +91,8 @@ def test_simulation_flops_count_the_applied_products():
     qubits = get_ansatz("simple", 3, 2)._block_qubits  # q = 3: no fusion (width q - 2 < 2)
     flops = simulator.simulation_flops(qubits, 3, n_circuits=5)
     assert flops["forward"] == flops["forward_blocks"] == 8 * 4 * 64 * len(qubits) * 5
-    assert flops["backward"] == 2 * flops["forward"] + 8 * 8**3 * 5
+    # Y is walked back through every block but the first stage's (block 0 alone at q = 3)
+    walked = flops["forward"] - 8 * 4 * 64 * 5
+    assert flops["backward"] == 2 * walked + 8 * 8**3 * 5
     fused = simulator.simulation_flops(get_ansatz("simple", 7, 16)._block_qubits, 7)
     assert fused["forward"] < fused["forward_blocks"]  # 16x16 gates absorb 5-6 blocks

@@ -51,7 +51,7 @@ def test_readout_closed_forms():
                                                                               dtype=torch.float64))
 
 
-@pytest.mark.parametrize("name", ["simple", "parted"])
+@pytest.mark.parametrize("name", ["simple", "parted", "centrosymmetric", "trotter"])
 @pytest.mark.parametrize("t", [2, 3, 4, 5, 6, 7, 8])
 @pytest.mark.parametrize("q_a", [0, 1, 3])
 def test_qontot_matrix_is_doubly_stochastic(name, t, q_a):
@@ -103,7 +103,7 @@ def test_encoding_tiles_the_scores_row_major():
     assert short.shape == (4,)
 
 
-@pytest.mark.parametrize("name", ["simple", "parted"])
+@pytest.mark.parametrize("name", ["simple", "parted", "centrosymmetric", "trotter"])
 def test_gradcheck_scores_and_theta(name):
     ansatz = get_ansatz(name, 3, 2)  # T = 3 -> padded to 4, one auxiliary qubit
     scores = torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True)

@@ -11,7 +11,7 @@ def _angles(ansatz, *batch, dtype=torch.float64):
     return torch.rand(*batch, ansatz.n_params, dtype=dtype) * 4 - 2
 
 
-@pytest.mark.parametrize("name", ["simple", "parted"])
+@pytest.mark.parametrize("name", ["simple", "parted", "centrosymmetric", "trotter"])
 def test_gradcheck_wrt_angles(name):
     ansatz = get_ansatz(name, 3, 2)
     angles = _angles(ansatz, 2).requires_grad_()
@@ -25,7 +25,9 @@ def test_gradcheck_wrt_raw_unitary_blocks():
     assert torch.autograd.gradcheck(lambda b: apply_blocks(b, (0, 1, 0), 3), (blocks,))
 
 
-@pytest.mark.parametrize("name,q,layers", [("simple", 5, 6), ("parted", 5, 6), ("simple", 7, 1)])
+@pytest.mark.parametrize("name,q,layers", [("simple", 5, 6), ("parted", 5, 6), ("simple", 7, 1),
+                                           ("centrosymmetric", 5, 4), ("trotter", 5, 3),
+                                           ("trotter", 4, 2)])
 def test_adjoint_gradient_equals_plain_autograd(name, q, layers):
     # naive_unitary keeps every state and uses ordinary autograd: an independent gradient.
     # q = 7 reaches every right-multiplication path of the backward (runs of 32 down to 1).

@@ -18,6 +18,7 @@ from qdsformer.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 TINY = ["--set", "optim.epochs=1", "--set", "data.train_limit=32", "--no-progress"]
+FMNIST_PRESET = ["--set", "model.preset=qdsformer_fmnist"]  # 28x28 grey sets
 
 
 def _one_line(capsys, *needles):
@@ -58,7 +59,7 @@ def test_damaged_gz_data_file_is_named(tmp_path, capsys, damage):
     if damage == "truncated":
         with pytest.raises(EOFError):
             gzip.decompress(victim.read_bytes())
-    assert main(["train", *TINY, "--set", "data.name=fashion-mnist", "--set",
+    assert main(["train", *TINY, *FMNIST_PRESET, "--set", "data.name=fashion-mnist", "--set",
                  f"data.root={root}", "--run-dir", str(tmp_path / "r")]) == 2
     _one_line(capsys, victim)
 
@@ -80,7 +81,7 @@ def test_offline_download(tmp_path, capsys, monkeypatch):
                                                   "label": {"0": "malignant", "1": "benign"}}},
                                  BreastMNIST=_Offline, __version__="fake")
     monkeypatch.setitem(sys.modules, "medmnist", fake)
-    assert main(["train", *TINY, "--set", "data.name=breastmnist", "--set",
+    assert main(["train", *TINY, *FMNIST_PRESET, "--set", "data.name=breastmnist", "--set",
                  f"data.root={tmp_path / 'data'}", "--set", "data.download=true",
                  "--run-dir", str(tmp_path / "r")]) == 2
     _one_line(capsys, "breastmnist", "offline")

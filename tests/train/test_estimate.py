@@ -22,6 +22,18 @@ def test_estimate_multiplies_step_time_by_steps_and_epochs():
     assert est["n_train"] == 30 and est["batch_size"] == 8
 
 
+def test_estimate_adds_the_mixed_phase():
+    config = load_config("experiments/configs/digits.yaml", SMALL + [
+        "attention.kwargs.strategy=mixed", "mixed.steps=10", "mixed.every=2",
+        "mixed.batch_size=4"])
+    est = estimate_run_seconds(config, n_steps=1)
+    assert est["mixed_seconds_per_epoch"] > 0
+    assert est["total_seconds"] == pytest.approx(
+        (est["seconds_per_step"] * 4 + est["mixed_seconds_per_epoch"]) * 3)
+    assert estimate_run_seconds(load_config("experiments/configs/digits.yaml", SMALL),
+                                n_steps=1)["mixed_seconds_per_epoch"] == 0
+
+
 def test_estimate_rejects_a_bad_step_count():
     config = load_config("experiments/configs/digits.yaml", SMALL)
     with pytest.raises(ValueError, match="n_steps must be an int >= 1, got 0"):

@@ -74,3 +74,35 @@ def test_fig4a_numbers_cover_the_learning_rates_of_the_sweep():
         assert runs == 5 and 0 <= hits <= 5
     best = max(table["entries"], key=lambda e: e["mean"])
     assert (best["column"], best["row"], best["eureka_runs"]) == ("qontot", [5e-4], "5/5")
+
+
+def test_strategy_and_noise_sweeps_resolve_to_the_intended_cells():
+    from qdsformer.apps.sweep.spec import expand, load_sweep
+
+    expected = {
+        "fmnist_strategies": {"mixed": {"strategy": "mixed"},
+                              "differentiable": {"strategy": "differentiable"},
+                              "static": {"strategy": "static"}},
+        "fmnist_noise": {"exact": {}, "shots10000": {"shots": 10000},
+                         "shots1000": {"shots": 1000}, "shots100": {"shots": 100},
+                         "depol0.1": {"depolarizing": 0.1}, "depol0.3": {"depolarizing": 0.3}},
+    }
+    for name, variants in expected.items():
+        cells = expand(load_sweep(SWEEPS / f"{name}.yaml"))
+        assert len(cells) == 3 * len(variants)
+        for cell in cells:
+            config = cell.config
+            kwargs = config.attention.kwargs
+            assert config.optim.epochs == 5 and config.optim.milestones == [3, 4]
+            assert config.data.name == "fashion-mnist" and config.model.depth == 2
+            assert (kwargs["n_layers"], kwargs["n_aux_qubits"], kwargs["seed"]) == (
+                2, 2, cell.seed)
+            for key, value in variants[cell.name].items():
+                assert kwargs[key] == value, (cell.name, key)
+            noise = {k for k in ("shots", "depolarizing") if k in kwargs}
+            assert noise == set(variants[cell.name]) - {"strategy"}
+            assert kwargs.get("strategy", "static") == variants[cell.name].get(
+                "strategy", "static")
+            assert not kwargs.get("noise_in_eval", False)
+        if name == "fmnist_strategies":
+            assert all(c.config.mixed.steps == 200 and c.config.mixed.every == 1 for c in cells)

@@ -96,6 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time one fmnist_qontot ViT training step vs softmax")
     parser.add_argument("--device", default="cpu", help="device for our simulator")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time, or this process's CPU time (robust on a shared "
+                             "machine with --threads 1; CPU runs only)")
     parser.add_argument("--json", default="results/bench/simulator.json", help="output path")
 
 
@@ -208,8 +211,10 @@ def _timing_cases(args, gen: torch.Generator, peak: float = float("inf")) -> lis
             if "ours" in frameworks:
                 dev_angles = angles.to(args.device)
                 dev_up = upstream.to(args.device)
-                fwd = median_time(_ours(ansatz, dev_angles, dev_up, False), args.repeats)
-                both = median_time(_ours(ansatz, dev_angles, dev_up, True), args.repeats)
+                fwd = median_time(_ours(ansatz, dev_angles, dev_up, False), args.repeats,
+                                  clock=args.clock)
+                both = median_time(_ours(ansatz, dev_angles, dev_up, True), args.repeats,
+                                   clock=args.clock)
                 flops = simulation_flops(ansatz._block_qubits, q, args.matrices)
                 total = flops["forward"] + flops["backward"]
                 records.append(Record(case, "ours", both, info | _achieved(
@@ -234,7 +239,8 @@ def _timing_cases(args, gen: torch.Generator, peak: float = float("inf")) -> lis
                 weights = upstream[:, 0]  # (D,) a diagonal observable: sum_ij W[i, j] w[i]
                 step = lightning_step(ansatz, angles[:n_sub].double(), weights,
                                       backward=name == base, device_name=device_name)
-                seconds = median_time(step, args.repeats) * args.matrices / n_sub
+                seconds = (median_time(step, args.repeats, clock=args.clock)
+                           * args.matrices / n_sub)
                 extra = info | {"pass": "forward+backward" if name == base else "forward",
                                 "timed_matrices": n_sub, "scaled_by": args.matrices / n_sub,
                                 "device_name": device_name}
@@ -255,7 +261,7 @@ def _timing_cases(args, gen: torch.Generator, peak: float = float("inf")) -> lis
                     step = _pennylane(ansatz, angles[:n_sub], upstream)
                 else:
                     step = _aer(ansatz, angles[:n_sub], "GPU" if name == "aer_gpu" else "CPU")
-                seconds = median_time(step, args.repeats) * scale
+                seconds = median_time(step, args.repeats, clock=args.clock) * scale
                 extra = info | {"pass": "forward+backward" if name == "pennylane" else "forward",
                                 "timed_matrices": n_sub, "scaled_by": scale,
                                 "note": f"timed on {n_sub} circuits, scaled linearly to "
@@ -312,7 +318,7 @@ def _train_step_records(args) -> list[Record]:
             loss.backward()
             optim.step()
 
-        seconds = median_time(step, args.repeats)
+        seconds = median_time(step, args.repeats, clock=args.clock)
         records.append(Record("train_step_fmnist_B100_depth2", name, seconds,
                               {"attention_kwargs": kwargs, "batch": 100, "device": args.device}))
         log.info("train step %s %.3g s", name, seconds)
@@ -347,7 +353,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     gen = torch.Generator().manual_seed(0)
-    peak = complex64_peak(args.device, args.repeats)
+    peak = complex64_peak(args.device, args.repeats, clock=args.clock)
     print(f"complex64 matmul peak on {args.device}: {peak['gflops']:.1f} GFLOP/s "
           f"({peak['batch']} x {peak['n']}^3)")
     records = _timing_cases(args, gen, peak["gflops"])
@@ -368,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
     train = _train_step_records(args) if args.train_step else []
     if train:
         print(ratio_table(train, baseline="softmax"))
-    meta = environment() | {"suite": "simulator", "subset": args.subset,
+    meta = environment() | {"suite": "simulator", "subset": args.subset, "clock": args.clock,
                             "aer_subset": args.aer_subset,
                             "scaling": "pennylane and aer timed on a subset of the circuits "
                                        "(--subset, --aer-subset), times multiplied by "

@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sweep file(s) (see experiments/sweeps/); cells of all run in one pool")
     parser.add_argument("--jobs", type=int, default=1,
                         help="local worker processes (threads per worker = cores / jobs)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OMP threads per worker (default cores / jobs); use 1 on a machine "
+                             "shared with other work")
     parser.add_argument("--dry-run", action="store_true",
                         help="list the cells, their state and estimated cost; run nothing")
     parser.add_argument("--estimate", action="store_true",
@@ -142,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     plan: list[tuple[SweepSpec, Cell]] = []
     for path in args.sweeps:
         spec = load_sweep(path)
-        plan += [(spec, cell) for cell in _select(expand(spec), args.only)]
+        cells = expand(spec, check_device=args.launcher == "local")  # all checked before any runs
+        plan += [(spec, cell) for cell in _select(cells, args.only)]
     cells = [cell for _, cell in plan]
     if args.dry_run:
         dry_run(cells, estimate=args.estimate)
@@ -154,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
     else:
         progress = _Progress(len(plan), args.jobs)
-        results = run_local(plan, jobs=args.jobs, on_done=progress)
+        results = run_local(plan, jobs=args.jobs, threads=args.threads, on_done=progress)
         progress.close()
     return report_results(results)
 

@@ -2,7 +2,9 @@
 
 Each cell runs in its own process (``python -m qdsformer train``), so a crash is isolated, its
 output goes to ``<run_dir>/train.log``, and its thread count and GPU are set through its
-environment: ``OMP_NUM_THREADS = cores // jobs`` and, when CUDA devices are present, worker w
+environment: ``OMP_NUM_THREADS = cores // jobs`` (or ``threads`` when given: on a machine
+shared with other work, one thread per worker avoids oversubscription, which slows torch on
+CPU by an order of magnitude) and, when CUDA devices are present, worker w
 sees device ``w % count``. Finished cells are skipped, partial ones resume from their
 checkpoint, and a cell whose folder another process holds (the run lock) is left to it.
 """
@@ -54,10 +56,16 @@ def train_command(spec: SweepSpec, cell: Cell) -> list[str]:
     return argv + ["--run-dir", str(cell.run_dir)]
 
 
-def worker_env(worker: int, jobs: int, cuda_devices: int, *, cores: int | None = None) -> dict:
-    """Environment of worker ``worker`` of ``jobs``: its share of threads and its GPU."""
+def worker_env(worker: int, jobs: int, cuda_devices: int, *, cores: int | None = None,
+               threads: int | None = None) -> dict:
+    """Environment of worker ``worker`` of ``jobs``: its threads and its GPU.
+
+    ``threads`` None gives each worker its share of the cores, ``cores // jobs`` (at least 1).
+    """
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"--threads must be an int >= 1, got {threads!r}")
     cores = cores or os.cpu_count() or 1
-    threads = str(max(1, cores // max(jobs, 1)))
+    threads = str(threads or max(1, cores // max(jobs, 1)))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     if cuda_devices > 0:
         env["CUDA_VISIBLE_DEVICES"] = str(worker % cuda_devices)
@@ -99,12 +107,13 @@ def cuda_device_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def run_local(plan: list[tuple[SweepSpec, Cell]], *, jobs: int = 1,
+def run_local(plan: list[tuple[SweepSpec, Cell]], *, jobs: int = 1, threads: int | None = None,
               on_done=None) -> list[CellResult]:
     """Run the ``(sweep, cell)`` pairs of ``plan`` with ``jobs`` workers, in plan order.
 
     Each worker thread drives one child process at a time and takes the next cell when its
-    own ends. ``on_done(result)`` is called as each cell ends (the progress bar). Results come
+    own ends. ``threads``: OMP threads per worker (default ``cores // jobs``; see
+    :func:`worker_env`). ``on_done(result)`` is called as each cell ends (the progress bar). Results come
     back in the order of ``plan``.
     """
     if jobs < 1:
@@ -116,7 +125,7 @@ def run_local(plan: list[tuple[SweepSpec, Cell]], *, jobs: int = 1,
     devices = cuda_device_count()
 
     def work(worker: int) -> None:
-        env = worker_env(worker, jobs, devices)
+        env = worker_env(worker, jobs, devices, threads=threads)
         while True:
             try:
                 index, (spec, cell) = todo.get_nowait()
@@ -127,9 +136,9 @@ def run_local(plan: list[tuple[SweepSpec, Cell]], *, jobs: int = 1,
             if on_done is not None:
                 on_done(result)
 
-    threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in range(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    workers = [threading.Thread(target=work, args=(w,), daemon=True) for w in range(jobs)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     return [r for r in results if r is not None]

@@ -34,6 +34,7 @@ import yaml
 
 from qdsformer.models.checkpoint import CHECKPOINT_NAME
 from qdsformer.train.config import Config, load_config, to_dict
+from qdsformer.train.validate import validate_config
 
 SWEEP_KEYS = {"name", "base", "out_dir", "seeds", "seed_keys", "set", "variants", "grid"}
 _SAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
@@ -167,11 +168,14 @@ def _value_tag(value) -> str:
     return _SAFE.sub("_", str(text)).strip("_") or "_"
 
 
-def expand(spec: SweepSpec) -> list[Cell]:
+def expand(spec: SweepSpec, *, check_device: bool = True) -> list[Cell]:
     """All cells of ``spec`` in file order (variants outer, grid, seeds inner), configs resolved.
 
-    Raises ValueError naming the cell and the key when a cell's config does not resolve, and
-    when two cells would share a folder.
+    Every cell's config is checked whole (:func:`qdsformer.train.validate.validate_config`:
+    preset vs dataset, heads vs width, optimiser numbers, output folder, and the device unless
+    ``check_device`` is False, for cells that will run on other machines), so a bad cell fails
+    before any cell runs. Raises ValueError naming the cell and the key when a cell's config
+    does not resolve or validate, and when two cells would share a folder.
     """
     variants = list(spec.variants.items()) or [("", {})]
     axes = [[(key, value) for value in values] for key, values in spec.grid.items()]
@@ -196,9 +200,10 @@ def expand(spec: SweepSpec) -> list[Cell]:
                     if seeded:
                         assignments += seeded
                         config = load_config(spec.base, assignments)
+                    run_dir = spec.out_dir / spec.name / name / f"seed{seed}"
+                    validate_config(config, run_dir, check_device=check_device)
                 except ValueError as err:
                     raise ValueError(f"sweep {spec.name}, cell {name}/seed{seed}: {err}") from None
-                run_dir = spec.out_dir / spec.name / name / f"seed{seed}"
                 if run_dir in seen:
                     raise ValueError(f"sweep {spec.name}: cells {seen[run_dir]} and {name} "
                                      f"would share the folder {run_dir}; rename a variant")

@@ -1,0 +1,161 @@
+"""Check a resolved training config whole, before anything is loaded or written.
+
+:func:`validate_config` is called by :func:`qdsformer.train.fit`, by
+:func:`qdsformer.train.distill`, by ``qdsformer train`` / ``qdsformer distill`` before they
+start, and by the sweep for every cell when it expands the sweep file, so a bad value fails
+before a run folder exists (and before any cell of a sweep runs), with every problem in one
+message rather than a timm assertion or a NaN several minutes in.
+
+Checked: the model preset against the dataset's image size and channels, the attention head
+count against the embedding width, the optimiser's numbers (finite, in range), batch size and
+subset limits, that ``run.device`` exists on this machine, and that the output folder can be
+written (without creating it: the nearest existing ancestor must be a writable folder).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from qdsformer.attention import NORMALIZERS
+from qdsformer.data.datasets import dataset_image_shape
+from qdsformer.models.vit import PRESETS
+from qdsformer.train.device import resolve_device
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("multistep", "cosine", "none")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite_at_least(problems: list[str], key: str, value, low: float, strict: bool) -> None:
+    ok = _number(value) and math.isfinite(value) and (value > low if strict else value >= low)
+    if not ok:
+        relation = ">" if strict else ">="
+        problems.append(f"{key} must be a finite number {relation} {low:g}, got {value!r}")
+
+
+def _int_at_least(problems: list[str], key: str, value, low: int, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+        problems.append(f"{key} must be an integer >= {low}, got {value!r}")
+
+
+def _check_model(problems: list[str], where: str, model, attention, data_name: str) -> None:
+    """Preset vs dataset image shape, heads vs width, attention name."""
+    try:
+        preset = asdict(PRESETS.get(model.preset))
+    except ValueError as err:
+        problems.append(f"{where}.preset: {err}")
+        return
+    for key in ("depth", "embed_dim", "num_heads", "num_classes"):
+        value = getattr(model, key, None)
+        _int_at_least(problems, f"{where}.{key}", value, 1, optional=True)
+        if value is not None:
+            preset[key] = value
+    if model.mlp_ratio is not None:
+        _finite_at_least(problems, f"{where}.mlp_ratio", model.mlp_ratio, 0.0, strict=True)
+    width, heads = preset["embed_dim"], preset["num_heads"]
+    if isinstance(width, int) and isinstance(heads, int) and heads >= 1 and width % heads:
+        problems.append(f"{where}.num_heads {heads} does not divide the embedding width "
+                        f"{width} ({where}.embed_dim); pick a divisor of {width}")
+    try:
+        shape = dataset_image_shape(data_name)
+    except ValueError as err:
+        problems.append(f"data.name: {err}")
+        shape = None
+    if shape is not None:
+        channels, height, width_px = shape
+        wanted = (preset["in_chans"], *preset["img_size"])
+        if (channels, height, width_px) != tuple(wanted):
+            problems.append(
+                f"{where}.preset {model.preset!r} takes {wanted[1]}x{wanted[2]} images with "
+                f"{wanted[0]} channel(s), but dataset {data_name!r} has {height}x{width_px} "
+                f"images with {channels} channel(s); pick a preset for {data_name} "
+                f"(presets: {', '.join(PRESETS.names())})")
+    if attention.name not in NORMALIZERS:
+        problems.append(f"{where.replace('model', 'attention')}.name: unknown attention "
+                        f"normaliser {attention.name!r}; known: {', '.join(NORMALIZERS.names())}")
+    if not isinstance(attention.kwargs, dict):
+        problems.append(f"attention.kwargs must be a mapping, got {attention.kwargs!r}")
+
+
+def _check_optim(problems: list[str], o) -> None:
+    if o.name not in OPTIMIZERS:
+        problems.append(f"optim.name {o.name!r} is unknown; expected one of {', '.join(OPTIMIZERS)}")
+    _finite_at_least(problems, "optim.lr", o.lr, 0.0, strict=True)
+    _finite_at_least(problems, "optim.weight_decay", o.weight_decay, 0.0, strict=False)
+    _int_at_least(problems, "optim.epochs", o.epochs, 1)
+    if o.schedule not in SCHEDULES:
+        problems.append(f"optim.schedule {o.schedule!r} is unknown; expected one of "
+                        f"{', '.join(SCHEDULES)}")
+    _finite_at_least(problems, "optim.gamma", o.gamma, 0.0, strict=True)
+    if o.grad_clip is not None:
+        _finite_at_least(problems, "optim.grad_clip", o.grad_clip, 0.0, strict=True)
+    _int_at_least(problems, "optim.warmup_epochs", o.warmup_epochs, 0)
+    _finite_at_least(problems, "optim.warmup_lr", o.warmup_lr, 0.0, strict=False)
+    _finite_at_least(problems, "optim.min_lr", o.min_lr, 0.0, strict=False)
+
+
+def nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (the current folder for a relative path)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_writable(problems: list[str], folder: Path) -> None:
+    """``folder`` can be made (or is) a writable folder, judged without creating anything."""
+    existing = nearest_existing(folder)
+    if not existing.is_dir():
+        problems.append(f"output folder {folder}: {existing} exists and is not a folder")
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == Path(os.path.abspath(folder)) else \
+            f"cannot be created: {existing} is not writable"
+        problems.append(f"output folder {folder} {what} (run.out_dir or --run-dir)")
+
+
+def validate_config(config, run_dir: str | Path | None = None, *, check_device: bool = True
+                    ) -> None:
+    """Check a resolved :class:`~qdsformer.train.config.Config` (or DistillConfig) whole.
+
+    Pure apart from reading: nothing is created or written. A distillation config's teacher
+    is checked too when it is trained here (no ``teacher.checkpoint``).
+
+    Args:
+        config: the resolved config.
+        run_dir: the run folder that will be written; default
+            ``<run.out_dir>/<experiment>``, the parent of the default run folder.
+        check_device: check that ``run.device`` exists here; False when the run will run on
+            another machine (a sweep submitted to a cluster).
+
+    Raises:
+        ValueError: one message listing every problem found, each naming its config key.
+    """
+    problems: list[str] = []
+    data = config.data
+    _check_model(problems, "model", config.model, config.attention, data.name)
+    teacher = getattr(config, "teacher", None)
+    if teacher is not None and teacher.checkpoint is None:
+        _check_model(problems, "teacher.model", teacher.model, teacher.attention, data.name)
+        _int_at_least(problems, "teacher.epochs", teacher.epochs, 1, optional=True)
+    _check_optim(problems, config.optim)
+    _int_at_least(problems, "data.batch_size", data.batch_size, 1)
+    for key in ("train_limit", "val_limit", "test_limit"):
+        _int_at_least(problems, f"data.{key}", getattr(data, key), 1, optional=True)
+    if check_device:
+        try:
+            resolve_device(config.run.device)
+        except ValueError as err:
+            problems.append(str(err))
+    folder = Path(run_dir) if run_dir is not None else \
+        Path(config.run.out_dir) / str(config.experiment)
+    _check_writable(problems, folder)
+    if problems:
+        raise ValueError("invalid config: " + "; ".join(problems))
