@@ -106,3 +106,30 @@ def test_strategy_and_noise_sweeps_resolve_to_the_intended_cells():
             assert not kwargs.get("noise_in_eval", False)
         if name == "fmnist_strategies":
             assert all(c.config.mixed.steps == 200 and c.config.mixed.every == 1 for c in cells)
+
+
+def test_ansatz_table_and_sweep_cover_the_paper_table_a1():
+    from qdsformer.apps.sweep.spec import expand, load_sweep
+    from qdsformer.quantum import list_ansaetze
+
+    table = yaml.safe_load((TABLES / "table_a1.yaml").read_text())
+    assert table["row_keys"] == ["attention.kwargs.ansatz"]
+    assert table["column_key"] == "attention.kwargs.n_layers"
+    paper = {(e["row"][0], e["column"]): e["mean"] for e in table["entries"]}
+    assert set(paper) == {(a, n) for a in ("simple", "parted", "centrosymmetric", "trotter")
+                          for n in (1, 8)}
+    assert paper["centrosymmetric", 1] == 86.4 and paper["trotter", 8] == 88.4  # REFERENCE.md
+    assert {a for a, _ in paper} <= set(list_ansaetze())
+    cells = expand(load_sweep(SWEEPS / "fmnist_ansatz.yaml"))
+    # simple's 1- and 8-layer cells are those of the circuit-depth sweep (same protocol)
+    depth = {c.config.attention.kwargs["n_layers"]: c.config
+             for c in expand(load_sweep(SWEEPS / "fmnist_circuit_depth.yaml"))}
+    assert {(c.config.attention.kwargs["ansatz"], c.config.attention.kwargs["n_layers"])
+            for c in cells} == {k for k in paper if k[0] != "simple"}
+    assert len(cells) == 18
+    for cell in cells:
+        config, same = cell.config, depth[cell.config.attention.kwargs["n_layers"]]
+        assert (config.optim.epochs, config.optim.milestones) == (5, [3, 4])
+        assert config.attention.kwargs["n_aux_qubits"] == 2 == same.attention.kwargs["n_aux_qubits"]
+        assert config.attention.kwargs["seed"] == cell.seed
+        assert (config.data, config.model, config.optim) == (same.data, same.model, same.optim)
