@@ -41,7 +41,8 @@ class QontOT(Normalizer):
 
     ``theta`` holds the parameters of the largest allowed circuit (``max_qubits``) drawn once
     from U(-1, 1) with ``seed``; a circuit on q qubits uses its first ``ansatz.n_params``
-    entries (4 (q - 1) n_layers for ``simple``), so one parameter vector serves every T. ``strategy`` says how theta is set:
+    entries (4 (q - 1) n_layers for ``simple``), so one parameter vector serves every T.
+    ``strategy`` says how theta is set:
 
     - ``static`` (default, the paper's headline runs): a buffer, never changed;
     - ``differentiable``: an ``nn.Parameter`` trained by backprop with the ViT;

@@ -21,7 +21,13 @@ from qdsformer.hardware.bell import (
 )
 from qdsformer.hardware.factory import make_runner
 from qdsformer.hardware.runners import StatevectorRunner
-from qdsformer.hardware.spec import CircuitSpec, check_qubit_budget, check_shots, parse_backend
+from qdsformer.hardware.spec import (
+    BackendChoice,
+    CircuitSpec,
+    check_qubit_budget,
+    check_shots,
+    parse_backend,
+)
 from qdsformer.quantum import encode_angles, qontot_dsm
 
 
@@ -96,6 +102,36 @@ def estimate_dsms(ansatz, angles: torch.Tensor, *, n_data_qubits: int, n_tokens:
     return frequencies_to_dsm(freq, n_tokens=n_tokens), counts, facts  # (N, T, T)
 
 
+def resolved_run(spec: CircuitSpec, **overrides) -> tuple[CircuitSpec, BackendChoice]:
+    """``spec`` with its run options overridden (None keeps a value) and its parsed backend.
+
+    Raises:
+        ValueError: unknown backend, bad shots, or a circuit above the qubit budget.
+    """
+    spec = spec.with_run(**overrides)
+    choice = parse_backend(spec.run.backend)
+    check_qubit_budget(spec)
+    return spec, choice
+
+
+def backend_runner(spec: CircuitSpec, choice: BackendChoice, *, ibm_channel: str | None = None,
+                   service=None) -> tuple[Any, int | None]:
+    """The runner of a non-exact backend for ``spec.run`` and the shots it takes.
+
+    Returns ``(runner, shots)``, shots None for ``statevector`` (exact probabilities).
+
+    Raises:
+        ValueError: the circuit does not fit the device, or no IBM account configured.
+    """
+    opts = spec.run
+    runner = make_runner(choice, seed=opts.seed, optimization_level=opts.optimization_level,
+                         dynamical_decoupling=opts.dynamical_decoupling,
+                         twirling=opts.twirling, readout_mitigation=opts.readout_mitigation,
+                         ibm_channel=ibm_channel, service=service)
+    check_qubit_budget(spec, runner.num_qubits, str(choice))
+    return runner, None if choice.kind == "statevector" else opts.shots
+
+
 def run_dsm(spec: CircuitSpec, *, backend: str | None = None, shots: int | None = None,
             seed: int | None = None, optimization_level: int | None = None,
             dynamical_decoupling: bool | None = None, twirling: bool | None = None,
@@ -123,23 +159,16 @@ def run_dsm(spec: CircuitSpec, *, backend: str | None = None, shots: int | None 
         ValueError: unknown backend, shots <= 0, the circuit does not fit the qubit budget or
             the device, or no IBM account configured.
     """
-    spec = spec.with_run(backend=backend, shots=shots, seed=seed,
-                         optimization_level=optimization_level,
-                         dynamical_decoupling=dynamical_decoupling, twirling=twirling,
-                         readout_mitigation=readout_mitigation)
+    spec, choice = resolved_run(spec, backend=backend, shots=shots, seed=seed,
+                                optimization_level=optimization_level,
+                                dynamical_decoupling=dynamical_decoupling, twirling=twirling,
+                                readout_mitigation=readout_mitigation)
     opts = spec.run
-    choice = parse_backend(opts.backend)
-    check_qubit_budget(spec)
     exact = exact_dsm(spec)  # (T, T)
     if choice.kind == "exact":
         return DSMRun(spec, str(choice), None, exact, exact.clone(), None,
                       {"simulator": "qdsformer.quantum (torch)"})
-    runner = make_runner(choice, seed=opts.seed, optimization_level=opts.optimization_level,
-                         dynamical_decoupling=opts.dynamical_decoupling,
-                         twirling=opts.twirling, readout_mitigation=opts.readout_mitigation,
-                         ibm_channel=ibm_channel, service=service)
-    check_qubit_budget(spec, runner.num_qubits, str(choice))
-    shots = None if choice.kind == "statevector" else opts.shots
+    runner, shots = backend_runner(spec, choice, ibm_channel=ibm_channel, service=service)
     estimates, counts, facts = estimate_dsms(
         spec_ansatz(spec), spec_angles(spec)[None], n_data_qubits=spec.n_data_qubits,
         n_tokens=spec.n_tokens, runner=runner, shots=shots, layout=spec.layout)

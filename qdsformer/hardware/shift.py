@@ -42,9 +42,8 @@ import torch
 
 from qdsformer.hardware.assignment import correct_readout
 from qdsformer.hardware.bell import bell_readout_circuit, counts_to_frequencies, spec_ansatz
-from qdsformer.hardware.estimate import spec_angles
-from qdsformer.hardware.factory import make_runner
-from qdsformer.hardware.spec import CircuitSpec, check_qubit_budget, parse_backend
+from qdsformer.hardware.estimate import backend_runner, resolved_run, spec_angles
+from qdsformer.hardware.spec import CircuitSpec
 from qdsformer.quantum import complete_padded, dsm_from_unitary, encode_angles, qontot_dsm
 
 __all__ = ["ShiftGate", "ShiftResult", "chain_to_inputs", "exact_gradients", "parameter_shift",
@@ -243,13 +242,11 @@ def parameter_shift(spec: CircuitSpec, *, backend: str | None = None, shots: int
             the device, or no IBM account configured.
     """
     start = time.perf_counter()
-    spec = spec.with_run(backend=backend, shots=shots, seed=seed,
-                         optimization_level=optimization_level,
-                         dynamical_decoupling=dynamical_decoupling, twirling=twirling,
-                         readout_mitigation=readout_mitigation)
+    spec, choice = resolved_run(spec, backend=backend, shots=shots, seed=seed,
+                                optimization_level=optimization_level,
+                                dynamical_decoupling=dynamical_decoupling, twirling=twirling,
+                                readout_mitigation=readout_mitigation)
     opts = spec.run
-    choice = parse_backend(opts.backend)
-    check_qubit_budget(spec)
     ansatz = spec_ansatz(spec)
     theta = spec.theta_vector(ansatz.n_params)  # (n_params,)
     exact_phi, exact_theta, exact_scores = exact_gradients(spec)
@@ -258,12 +255,7 @@ def parameter_shift(spec: CircuitSpec, *, backend: str | None = None, shots: int
                            exact_phi, exact_theta, exact_scores, None, None, None, exact_theta,
                            exact_scores, 0, 0, time.perf_counter() - start,
                            {"simulator": "qdsformer.quantum (torch autograd, adjoint)"})
-    runner = make_runner(choice, seed=opts.seed, optimization_level=opts.optimization_level,
-                         dynamical_decoupling=opts.dynamical_decoupling,
-                         twirling=opts.twirling, readout_mitigation=opts.readout_mitigation,
-                         ibm_channel=ibm_channel, service=service)
-    check_qubit_budget(spec, runner.num_qubits, str(choice))
-    shots = None if choice.kind == "statevector" else opts.shots
+    runner, shots = backend_runner(spec, choice, ibm_channel=ibm_channel, service=service)
     circuits, gates = shift_circuits(ansatz, spec_angles(spec), n_data_qubits=spec.n_data_qubits,
                                      layout=spec.layout)
     counts, facts = runner.sample(circuits, shots)  # one batch: 2G + 1 circuits

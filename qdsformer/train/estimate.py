@@ -75,15 +75,7 @@ def estimate_run_seconds(config: Config, *, n_steps: int = 3) -> dict:
         F.cross_entropy(model(images), labels).backward()
         optimizer.step()
 
-    step()  # warm-up: allocations, kernel selection
-    times = []
-    for _ in range(n_steps):
-        _sync(device)
-        start = time.perf_counter()
-        step()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    per_step = statistics.median(times)
+    per_step = _median_seconds(step, n_steps, device)  # after a warm-up step (allocations)
     n_train = len(train.dataset)
     steps_per_epoch = math.ceil(n_train / config.data.batch_size)
     epochs = config.optim.epochs
