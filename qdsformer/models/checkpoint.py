@@ -70,7 +70,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
                                   f"{_first_line(err)}") from err
         raise CheckpointError(
             f"{path} holds objects a safe load refuses (an old-format or untrusted checkpoint); "
-            "if you trust the file, pass --trust-checkpoint to load it"
+            "if you trust the file, load it with 'qdsformer --trust-checkpoint COMMAND ...' "
+            "(the option goes before the command)"
         ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, AttributeError,
             ModuleNotFoundError) as err:

@@ -211,3 +211,42 @@ def test_missing_ibm_runtime_package_names_the_extra(monkeypatch):
         fake_backend("fake_nairobi")
     with pytest.raises(ValueError, match="ibm:<backend> needs qiskit-ibm-runtime"):
         runtime_service()
+
+
+def test_noisy_aer_takes_the_density_matrix_only_where_it_is_cheaper():
+    from qdsformer.hardware.runners import noisy_method
+
+    assert noisy_method(10, 1000) == "density_matrix"  # 2^10 <= 4 * 1000
+    assert noisy_method(10, 100) == "automatic"  # few shots: trajectories are cheaper
+    assert noisy_method(14, 10**6) == "automatic"  # 4^14 entries: too much memory
+
+
+def test_density_matrix_and_trajectories_sample_the_same_noisy_distribution(spec):
+    """The method choice changes the cost, not the distribution: the two methods' frequencies
+    on fake_nairobi agree within shot noise (a chi-square two-sample test would flag a
+    different noise model: its statistic has mean ~ outcomes - 1)."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    from qdsformer.hardware.bell import bell_readout_circuit
+    from qdsformer.hardware.estimate import spec_angles, spec_ansatz
+    from qdsformer.hardware.runners import AerRunner, active_qubits
+
+    runner = AerRunner(fake_backend("fake_nairobi"), seed=5)
+    ansatz = spec_ansatz(spec)
+    circuit = bell_readout_circuit(ansatz, spec_angles(spec), n_data_qubits=2,
+                                   layout="parted")
+    isa = generate_preset_pass_manager(backend=runner._target(), seed_transpiler=0,
+                                       optimization_level=1).run(circuit)
+    assert active_qubits(isa) == 6
+    shots = 20_000
+    counts, facts = runner._execute([isa], shots)
+    assert facts["method"] == "density_matrix"
+    other = runner.simulator.run([isa], shots=shots, seed_simulator=6,
+                                 method="statevector").result()
+    assert other.results[0].metadata["method"] == "statevector"
+    a, b = counts[0], dict(other.get_counts(0))
+    keys = sorted(set(a) | set(b))
+    x = torch.tensor([a.get(k, 0) for k in keys], dtype=torch.float64)
+    y = torch.tensor([b.get(k, 0) for k in keys], dtype=torch.float64)
+    chi2 = float(((x - y) ** 2 / (x + y)).sum())  # two-sample, equal totals
+    assert chi2 < 2 * (len(keys) - 1)
