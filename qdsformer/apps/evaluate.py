@@ -6,7 +6,9 @@
 Evaluates the checkpoint on the first N test images with the exact attention (our simulator)
 and with the attention of the chosen layers (default: all) estimated by Bell-pair circuits on
 each backend (hardware in the loop); prints accuracy, agreement with the exact predictions and
-the attention error, and writes a JSON file to results/circuits/ (or --out).
+the attention error, and writes a JSON file to results/circuits/ (or --out). With
+``--out`` set to the run folder itself, ``qdsformer report`` puts the result beside the run's
+training metrics (per cell of a sweep, mean ± std over seeds).
 """
 
 from __future__ import annotations

@@ -108,3 +108,87 @@ def test_versus_baseline_gap_and_welch_by_hand(results):
     assert row["in_pooled_std"] == pytest.approx(2.0 / pooled)
     assert row["welch_t"] == pytest.approx(2.0 / math.sqrt(2.0 / 2 + 4.0 / 3))
     assert 0.0 < row["p_value"] < 1.0 and (row["n"], row["n_baseline"]) == (2, 3)
+
+
+def write_evaluation(run_dir: Path, exact: float, noisy: float, agreement: float,
+                     frob: list[float], n_images: int = 100) -> None:
+    """An evaluate__*.json as ``qdsformer evaluate --out <run_dir>`` writes it."""
+    record = {"checkpoint": str(run_dir), "dataset": "fashion-mnist", "split": "test",
+              "n_images": n_images, "shots": 1000, "layers": [0, 1], "mitigate": False,
+              "readout_mitigation": False, "seed": 0, "attention": {"name": "qontot"},
+              "results": {"exact": {"accuracy": exact, "agreement": 1.0},
+                          "aer-noisy:fake_torino": {
+                              "accuracy": noisy, "agreement": agreement,
+                              "attention_frobenius_mean": frob,
+                              "attention_frobenius_max": [2 * f for f in frob],
+                              "circuits_per_layer": n_images, "facts": {}}}}
+    (run_dir / f"evaluate__{run_dir.name}__n{n_images}__shots1000.json").write_text(
+        json.dumps(record))
+
+
+@pytest.fixture
+def noise_results(tmp_path):
+    """A sweep of variants, 'exact' and 'shots100', each seed evaluated on a noisy backend."""
+    runs = {("exact", 0): ([0.86], 0.85, 0.84, 0.80, 0.90),
+            ("exact", 1): ([0.88], 0.86, 0.86, 0.78, 0.88),
+            ("exact", 2): ([0.87], 0.84, 0.85, 0.81, 0.92),
+            ("shots100", 0): ([0.84], 0.83, 0.82, 0.81, 0.96),
+            ("shots100", 1): ([0.83], 0.82, 0.83, 0.83, 0.97),
+            ("shots100", 2): ([0.85], 0.84, 0.84, 0.82, 0.95)}
+    for (cell, seed), (val, test, exact, noisy, agree) in runs.items():
+        run_dir = make_run(tmp_path, "nz", cell, seed, cfg("qontot", layers=2), val, test)
+        write_evaluation(run_dir, exact, noisy, agree, [0.3 + 0.01 * seed, 0.4])
+    return tmp_path
+
+
+def test_evaluations_are_read_and_summarised_per_cell(noise_results):
+    from qdsformer.apps.report.render import evaluation_rows
+
+    groups = {g.name: g for g in aggregate(collect_runs([noise_results]))}
+    label = "aer-noisy:fake_torino (100 test images, 1000 shots)"
+    assert groups["nz/exact"].evaluation_labels() == [label]
+    rows = {r["cell"]: r for r in evaluation_rows(list(groups.values()))}
+    exact = rows["nz/exact"]
+    assert exact["n"] == 3
+    assert exact["lost_mean"] == pytest.approx((0.04 + 0.08 + 0.04) / 3)
+    assert exact["lost_std"] == pytest.approx(mean_std([0.04, 0.08, 0.04])[1])
+    assert exact["agreement_mean"] == pytest.approx(0.90)
+    assert exact["attention_frobenius_mean"] == pytest.approx(0.355)  # (0.35 + 0.005 k) over k
+    assert rows["nz/shots100"]["lost_mean"] == pytest.approx(0.01)
+
+
+def test_cells_against_a_baseline_cell_without_a_paper_table(noise_results):
+    from scipy import stats
+
+    from qdsformer.apps.report.compare import versus_cells
+
+    groups = aggregate(collect_runs([noise_results]))
+    rows = versus_cells(groups, "val_acc", baseline="exact")
+    assert [(r["row"], r["column"]) for r in rows] == [("nz", "shots100")]
+    ours, base = [84.0, 83.0, 85.0], [86.0, 88.0, 87.0]
+    assert rows[0]["difference"] == pytest.approx(84.0 - 87.0)
+    assert rows[0]["p_value"] == pytest.approx(
+        stats.ttest_ind(ours, base, equal_var=False).pvalue)
+    label = "aer-noisy:fake_torino (100 test images, 1000 shots)"
+    lost = versus_cells(groups, "lost", baseline="exact",
+                        values=lambda g: g.evaluation_values(label, "lost"))
+    assert lost[0]["difference"] == pytest.approx(100 * (0.01 - 0.16 / 3))
+    assert versus_cells(groups, "val_acc", baseline="absent") == []
+
+
+def test_report_command_shows_evaluations_and_the_baseline_comparison(noise_results, capsys):
+    out = noise_results / "rep"
+    assert main(["report", str(noise_results / "nz"), "--baseline", "exact", "--out", str(out),
+                 "--no-figures"]) == 0
+    text = capsys.readouterr().out
+    assert "## Attention from circuit backends" in text
+    assert ("| nz/exact | aer-noisy:fake_torino (100 test images, 1000 shots) | 3 | "
+            "85.00 ± 1.00 | 79.67 ± 1.53 | 5.33 ± 2.31 | 90.00 ± 2.00 |") in text
+    assert "| nz | shots100 | -3.00 |" in text  # val acc against exact
+    for name in ("evaluations.csv", "versus_exact_val_acc.csv", "versus_exact_test_acc.csv",
+                 "versus_exact_evaluation0.csv"):
+        assert (out / name).stat().st_size > 0, name
+    damaged = noise_results / "nz" / "exact" / "seed0" / "evaluate__bad.json"
+    damaged.write_text("{}")
+    with pytest.raises(ValueError, match="damaged file"):
+        collect_runs([noise_results / "nz"])

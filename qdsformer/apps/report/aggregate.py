@@ -38,6 +38,15 @@ class Group:
     def values(self, field: str) -> list[float]:
         return [float(r.summary[field]) for r in self.runs if r.summary.get(field) is not None]
 
+    def evaluation_values(self, label: str, quantity: str) -> list[float]:
+        """``quantity`` of the evaluation ``label`` over the seeds that have it."""
+        return [float(r.evaluations[label][quantity]) for r in self.runs
+                if label in r.evaluations]
+
+    def evaluation_labels(self) -> list[str]:
+        """The evaluations any seed of this cell has, sorted."""
+        return sorted({label for r in self.runs for label in r.evaluations})
+
     def stat(self, field: str) -> tuple[float, float | None] | None:
         values = self.values(field)
         return mean_std(values) if values else None

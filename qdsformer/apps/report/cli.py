@@ -4,8 +4,14 @@ Runs are grouped by cell (a sweep's ``<sweep>/<cell>/seed<k>`` folders, or one r
 otherwise) and summarised as mean ± sample std over seeds: final and best validation accuracy,
 test accuracy, best and final epoch, time. ``--paper table1`` (or ``table_a3``, or a table file)
 lays our numbers out in the paper's orientation with the paper's beside them and the gap in
-units of our std. Writes ``report.md``, ``cells.csv``, ``paper_<table>.csv`` and figures to
-``--out`` (default ``<first DIR>/report``).
+units of our std. Without ``--paper``, each cell is compared with its sweep's cell named
+``--baseline`` when there is one (``--baseline exact`` for a sweep of variants): difference in
+points and in pooled std, Welch's t-test. Run folders holding ``qdsformer evaluate`` files
+(``--out <run folder>``) get a table of accuracy with attention from circuit backends (noisy
+simulators, hardware) beside exact attention, and, with a baseline, the accuracy lost there
+compared the same way. Writes ``report.md``, ``cells.csv``, ``paper_<table>.csv``,
+``versus_<baseline>*.csv``, ``evaluations.csv`` and figures to ``--out`` (default
+``<first DIR>/report``).
 """
 
 from __future__ import annotations
@@ -15,10 +21,16 @@ from pathlib import Path
 
 from qdsformer.apps.report.aggregate import aggregate
 from qdsformer.apps.report.collect import collect_runs
-from qdsformer.apps.report.compare import versus_baseline, versus_markdown
+from qdsformer.apps.report.compare import versus_baseline, versus_cells, versus_markdown
 from qdsformer.apps.report.figures import curves_figure, depth_figure
 from qdsformer.apps.report.paper import available_tables, compare_to_paper, load_paper_table
-from qdsformer.apps.report.render import cell_rows, cells_markdown, pivot_markdown
+from qdsformer.apps.report.render import (
+    cell_rows,
+    cells_markdown,
+    evaluation_rows,
+    evaluations_markdown,
+    pivot_markdown,
+)
 from qdsformer.common.results import atomic_write_text, write_csv
 
 
@@ -32,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: <first DIR>/report)")
     parser.add_argument("--baseline", default="softmax",
                         help="column every other operator is compared with, in the paper's "
-                             "orientation (difference, in pooled std, Welch's t-test)")
+                             "orientation; without --paper, the cell of each sweep every other "
+                             "cell is compared with (difference, in pooled std, Welch's t-test)")
     parser.add_argument("--no-figures", action="store_true", help="tables only")
 
 
@@ -76,6 +89,17 @@ def run(args: argparse.Namespace) -> int:
                                    out / f"depth_{row.replace(' / ', '_')}.png", paper=curve,
                                    title=f"{row}: {metric} by circuit layers")
                 sections += ["", f"![depth curve]({fig.name})"]
+    if not args.paper:
+        sections += _versus_cells_sections(groups, args.baseline, out)
+    if any(g.evaluation_labels() for g in groups):
+        sections += ["", "## Attention from circuit backends (`qdsformer evaluate`)",
+                     "Accuracy with the attention of every layer estimated on the backend, beside "
+                     "exact attention on the same images (%, mean ± std over seeds); lost = exact "
+                     "- backend; agreement = predictions equal to the exact model's.", "",
+                     evaluations_markdown(groups)]
+        write_csv(evaluation_rows(groups), out / "evaluations.csv")
+        if not args.paper:
+            sections += _versus_cells_sections(groups, args.baseline, out, evaluations=True)
     if not args.no_figures:
         sweeps: dict[str, list] = {}
         for g in groups:
@@ -89,3 +113,29 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     print(f"report: {out}")
     return 0
+
+
+def _versus_cells_sections(groups, baseline: str, out: Path, evaluations: bool = False
+                           ) -> list[str]:
+    """Markdown sections (and CSV files) comparing every cell with its sweep's ``baseline``."""
+    if not any(g.name.rpartition("/")[2] == baseline for g in groups):
+        return []
+    if not evaluations:
+        metrics = {"val_acc": None, "test_acc": None}
+    else:
+        labels = sorted({label for g in groups for label in g.evaluation_labels()})
+        metrics = {f"{quantity} on {label}": (lambda g, lb=label, q=quantity:
+                                              g.evaluation_values(lb, q))
+                   for label in labels for quantity in ("lost", "accuracy")}
+    sections = []
+    for k, (metric, values) in enumerate(metrics.items()):
+        rows = versus_cells(groups, metric, baseline=baseline, values=values)
+        if not rows:
+            continue
+        sections += ["", f"Each cell against `{baseline}` in the same sweep (`{metric}`): "
+                     "difference of means in points, in units of the pooled std, Welch's "
+                     "t-test (two-sided; few seeds: little power).", "", versus_markdown(rows)]
+        name = f"versus_{baseline}_{metric}" if not evaluations else (
+            f"versus_{baseline}_evaluation{k}")
+        write_csv(rows, out / f"{name}.csv")
+    return sections

@@ -1,4 +1,5 @@
-"""Read run folders (``config.yaml``, ``metrics.csv``, ``summary.json``) into records."""
+"""Read run folders (``config.yaml``, ``metrics.csv``, ``summary.json`` and the
+``evaluate__*.json`` files that ``qdsformer evaluate --out <run folder>`` leaves) into records."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class RunRecord:
     config: dict
     history: list[dict] = field(default_factory=list)
     summary: dict | None = None
+    evaluations: dict[str, dict] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -50,6 +52,35 @@ def read_history(path: Path) -> list[dict]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
+def evaluation_label(record: dict) -> str:
+    """How an evaluation is named in a report: backend, images, shots, mitigation."""
+    return (f"{record['backend']} ({record['n_images']} {record['split']} images, "
+            f"{record['shots']} shots" + (", readout-mitigated" if record["readout_mitigation"]
+                                          else "")
+            + (", Birkhoff-mitigated" if record["mitigate"] else "") + ")")
+
+
+def read_evaluations(path: Path) -> dict[str, dict]:
+    """Accuracies of one ``qdsformer evaluate`` JSON file, one entry per circuit backend.
+
+    Each entry: ``exact_accuracy`` and ``accuracy`` (fractions, on the same images),
+    ``lost`` (exact - backend), ``agreement`` with the exact predictions, and
+    ``attention_frobenius`` (the mean over layers of the mean ||P_hat - P||_F).
+    """
+    data = json.loads(path.read_text())
+    exact = data["results"]["exact"]["accuracy"]
+    out = {}
+    for backend, res in data["results"].items():
+        if backend == "exact":
+            continue
+        frob = res["attention_frobenius_mean"]
+        label = evaluation_label({**data, "backend": backend})
+        out[label] = {"exact_accuracy": exact, "accuracy": res["accuracy"],
+                      "lost": exact - res["accuracy"], "agreement": res["agreement"],
+                      "attention_frobenius": sum(frob) / len(frob)}
+    return out
+
+
 def read_run(run_dir: str | Path) -> RunRecord:
     """The record of one run folder; raises ValueError naming a damaged file."""
     run_dir = Path(run_dir)
@@ -58,9 +89,13 @@ def read_run(run_dir: str | Path) -> RunRecord:
         history = read_history(run_dir / "metrics.csv")
         summary_path = run_dir / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
-    except (yaml.YAMLError, json.JSONDecodeError, ValueError, KeyError) as err:
-        raise ValueError(f"run folder {run_dir} holds a damaged file: {err}") from None
-    return RunRecord(run_dir, config, history, summary)
+        evaluations: dict[str, dict] = {}
+        for path in sorted(run_dir.glob("evaluate__*.json")):
+            evaluations.update(read_evaluations(path))
+    except (yaml.YAMLError, json.JSONDecodeError, ValueError, KeyError, TypeError,
+            ZeroDivisionError) as err:
+        raise ValueError(f"run folder {run_dir} holds a damaged file: {err!r}") from None
+    return RunRecord(run_dir, config, history, summary, evaluations)
 
 
 def collect_runs(roots: list[str | Path]) -> list[RunRecord]:

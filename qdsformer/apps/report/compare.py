@@ -10,6 +10,7 @@ p-value above 0.05 says the seeds cannot tell the two apart, not that they are e
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from scipy import stats
 
@@ -25,15 +26,13 @@ def welch(a: list[float], b: list[float]) -> tuple[float, float] | None:
     return float(result.statistic), float(result.pvalue)
 
 
-def versus_baseline(groups: list[Group], row_keys, column_key: str, metric: str, *,
-                    baseline: str) -> list[dict]:
-    """One row per (row, column != baseline) that has a baseline in the same row."""
-    values = {position: [100.0 * v for g in members for v in g.values(metric)]
-              for position, members in place_groups(groups, row_keys, column_key).items()}
+def versus_positions(values: dict[tuple[tuple[str, ...], str], list[float]], *,
+                     baseline: str, metric: str) -> list[dict]:
+    """Each (row, column) against (row, ``baseline``): ``values`` in percent per seed."""
     rows = []
     for (row, column), ours in sorted(values.items(), key=str):
         base = values.get((row, baseline))
-        if column == baseline or not base:
+        if column == baseline or not base or not ours:
             continue
         (mean_a, std_a), (mean_b, std_b) = mean_std(ours), mean_std(base)
         pooled = (math.sqrt((std_a**2 + std_b**2) / 2) if std_a is not None and std_b is not None
@@ -45,6 +44,29 @@ def versus_baseline(groups: list[Group], row_keys, column_key: str, metric: str,
                      "welch_t": test[0] if test else None, "p_value": test[1] if test else None,
                      "n": len(ours), "n_baseline": len(base)})
     return rows
+
+
+def versus_baseline(groups: list[Group], row_keys, column_key: str, metric: str, *,
+                    baseline: str) -> list[dict]:
+    """One row per (row, column != baseline) that has a baseline in the same row."""
+    values = {position: [100.0 * v for g in members for v in g.values(metric)]
+              for position, members in place_groups(groups, row_keys, column_key).items()}
+    return versus_positions(values, baseline=baseline, metric=metric)
+
+
+def versus_cells(groups: list[Group], metric: str, *, baseline: str,
+                 values: Callable[[Group], list[float]] | None = None) -> list[dict]:
+    """Each cell of a sweep against the same sweep's cell named ``baseline`` (no paper table).
+
+    The row is the sweep (``<sweep>/<cell>``), the column the cell. ``values`` gives a cell's
+    per-seed values as fractions (default: the summary field ``metric``).
+    """
+    pick = values or (lambda g: g.values(metric))
+    positions = {}
+    for g in groups:
+        sweep, _, cell = g.name.rpartition("/")
+        positions[((sweep,), cell)] = [100.0 * v for v in pick(g)]
+    return versus_positions(positions, baseline=baseline, metric=metric)
 
 
 def versus_markdown(rows: list[dict]) -> str:

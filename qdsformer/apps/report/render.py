@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qdsformer.apps.report.aggregate import Group
+from qdsformer.apps.report.aggregate import Group, mean_std
 from qdsformer.apps.report.paper import place_groups, pooled_stat
 
 
@@ -76,3 +76,39 @@ def pivot_markdown(groups: list[Group], row_keys, column_key: str, metric: str, 
             cells.append(text)
         lines.append(f"| {' / '.join(row)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _pct_row(row: dict, quantity: str) -> str:
+    std = row[f"{quantity}_std"]
+    return _pm(100 * row[f"{quantity}_mean"], None if std is None else 100 * std, 2)
+
+
+def evaluations_markdown(groups: list[Group]) -> str:
+    """Per cell and circuit backend (``qdsformer evaluate`` files in the run folders): accuracy
+    with exact attention and with attention from the circuits on the same images, the
+    accuracy lost, agreement with the exact predictions (%, mean ± std over seeds) and the
+    mean ||P_hat - P||_F of the estimated attention."""
+    lines = ["| cell | circuit backend | n | exact acc | backend acc | lost (points) | "
+             "agreement | ‖P̂ − P‖_F |", "|---|---|---|---|---|---|---|---|"]
+    for row in evaluation_rows(groups):
+        quantities = ("exact_accuracy", "accuracy", "lost", "agreement")
+        lines.append(f"| {row['cell']} | {row['backend']} | {row['n']} | "
+                     + " | ".join(_pct_row(row, q) for q in quantities) + " | "
+                     + _pm(row["attention_frobenius_mean"], row["attention_frobenius_std"], 3)
+                     + " |")
+    return "\n".join(lines)
+
+
+def evaluation_rows(groups: list[Group]) -> list[dict]:
+    """One CSV row per (cell, circuit backend): mean and std over seeds (fractions)."""
+    rows = []
+    for g in groups:
+        for label in g.evaluation_labels():
+            row = {"cell": g.name, "backend": label,
+                   "n": len(g.evaluation_values(label, "accuracy"))}
+            for quantity in ("exact_accuracy", "accuracy", "lost", "agreement",
+                             "attention_frobenius"):
+                mean, std = mean_std(g.evaluation_values(label, quantity))
+                row[f"{quantity}_mean"], row[f"{quantity}_std"] = mean, std
+            rows.append(row)
+    return rows
