@@ -184,6 +184,7 @@ def test_report_command_shows_evaluations_and_the_baseline_comparison(noise_resu
     assert "## Attention from circuit backends" in text
     assert ("| nz/exact | aer-noisy:fake_torino (100 test images, 1000 shots) | 3 | "
             "85.00 ± 1.00 | 79.67 ± 1.53 | 5.33 ± 2.31 | 90.00 ± 2.00 |") in text
+    assert "| row | cell | Δ vs exact (points)" in text
     assert "| nz | shots100 | -3.00 |" in text  # val acc against exact
     for name in ("evaluations.csv", "versus_exact_val_acc.csv", "versus_exact_test_acc.csv",
                  "versus_exact_evaluation0.csv"):

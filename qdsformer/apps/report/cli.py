@@ -134,7 +134,8 @@ def _versus_cells_sections(groups, baseline: str, out: Path, evaluations: bool =
             continue
         sections += ["", f"Each cell against `{baseline}` in the same sweep (`{metric}`): "
                      "difference of means in points, in units of the pooled std, Welch's "
-                     "t-test (two-sided; few seeds: little power).", "", versus_markdown(rows)]
+                     "t-test (two-sided; few seeds: little power).", "",
+                     versus_markdown(rows, column_title="cell")]
         name = f"versus_{baseline}_{metric}" if not evaluations else (
             f"versus_{baseline}_evaluation{k}")
         write_csv(rows, out / f"{name}.csv")

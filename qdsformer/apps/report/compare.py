@@ -69,9 +69,10 @@ def versus_cells(groups: list[Group], metric: str, *, baseline: str,
     return versus_positions(positions, baseline=baseline, metric=metric)
 
 
-def versus_markdown(rows: list[dict]) -> str:
-    """The rows of :func:`versus_baseline` as a markdown table."""
-    lines = ["| row | operator | Δ vs " + (rows[0]["baseline"] if rows else "baseline")
+def versus_markdown(rows: list[dict], column_title: str = "operator") -> str:
+    """The rows of :func:`versus_baseline` (or :func:`versus_cells`, ``column_title="cell"``)
+    as a markdown table."""
+    lines = [f"| row | {column_title} | Δ vs " + (rows[0]["baseline"] if rows else "baseline")
              + " (points) | Δ / pooled std | Welch t | p | n |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         def fmt(value, spec):
