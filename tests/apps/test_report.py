@@ -187,7 +187,7 @@ def test_report_command_shows_evaluations_and_the_baseline_comparison(noise_resu
     assert "| row | cell | Δ vs exact (points)" in text
     assert "| nz | shots100 | -3.00 |" in text  # val acc against exact
     for name in ("evaluations.csv", "versus_exact_val_acc.csv", "versus_exact_test_acc.csv",
-                 "versus_exact_evaluation0.csv"):
+                 "versus_exact_lost_on_aer-noisy_fake_torino_100_test_images_1000_shots.csv"):
         assert (out / name).stat().st_size > 0, name
     damaged = noise_results / "nz" / "exact" / "seed0" / "evaluate__bad.json"
     damaged.write_text("{}")

@@ -17,6 +17,7 @@ compared the same way. Writes ``report.md``, ``cells.csv``, ``paper_<table>.csv`
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from qdsformer.apps.report.aggregate import aggregate
@@ -128,7 +129,7 @@ def _versus_cells_sections(groups, baseline: str, out: Path, evaluations: bool =
                                               g.evaluation_values(lb, q))
                    for label in labels for quantity in ("lost", "accuracy")}
     sections = []
-    for k, (metric, values) in enumerate(metrics.items()):
+    for metric, values in metrics.items():
         rows = versus_cells(groups, metric, baseline=baseline, values=values)
         if not rows:
             continue
@@ -136,7 +137,6 @@ def _versus_cells_sections(groups, baseline: str, out: Path, evaluations: bool =
                      "difference of means in points, in units of the pooled std, Welch's "
                      "t-test (two-sided; few seeds: little power).", "",
                      versus_markdown(rows, column_title="cell")]
-        name = f"versus_{baseline}_{metric}" if not evaluations else (
-            f"versus_{baseline}_evaluation{k}")
-        write_csv(rows, out / f"{name}.csv")
+        slug = re.sub(r"[^A-Za-z0-9.-]+", "_", metric).strip("_")  # no ':', spaces, brackets
+        write_csv(rows, out / f"versus_{baseline}_{slug}.csv")
     return sections
