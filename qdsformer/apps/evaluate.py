@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     run_name = Path(args.checkpoint).resolve()
     run_name = run_name.parent.name if run_name.is_file() else run_name.name
     out = Path(args.out) / (f"evaluate__{run_name}__n{n}__shots{args.shots}"
+                            + (f"__{args.split}" if args.split != "test" else "")
                             + ("__readout" if args.readout_mitigation else "")
                             + ("__mitigated" if args.mitigate else "") + ".json")
     write_json(record, out, indent=1)

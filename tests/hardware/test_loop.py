@@ -110,6 +110,12 @@ def test_evaluate_cli_on_a_trained_checkpoint(tmp_path, capsys):
     assert record["results"]["statevector"]["agreement"] == 1.0
     assert "accuracy" in record["results"]["aer"]
     assert "agreement" in capsys.readouterr().out
+    # another split gets its own file: the test-split record above is kept
+    assert main(["evaluate", str(run_dir), "--attention-backend", "statevector", "--split",
+                 "val", "--n-images", "4", "--out", str(tmp_path / "out")]) == 0
+    val = json.loads((tmp_path / "out" / "evaluate__run__n4__shots1000__val.json").read_text())
+    assert val["split"] == "val"
+    assert json.loads((tmp_path / "out" / "evaluate__run__n4__shots300.json").read_text()) == record
     assert main(["evaluate", str(run_dir), "--attention-backend", "aer", "--layers", "3",
                  "--out", str(tmp_path / "out")]) == 2
     assert "out of range" in capsys.readouterr().err
