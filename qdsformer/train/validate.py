@@ -8,8 +8,9 @@ message rather than a timm assertion or a NaN several minutes in.
 
 Checked: the model preset against the dataset's image size and channels, the attention head
 count against the embedding width, the optimiser's numbers (finite, in range), batch size and
-subset limits, that ``run.device`` exists on this machine, and that the output folder can be
-written (without creating it: the nearest existing ancestor must be a writable folder).
+subset limits, the ``mixed`` section when QontOT's strategy is ``mixed``, that ``run.device``
+exists on this machine, and that the output folder can be written (without creating it: the
+nearest existing ancestor must be a writable folder).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from qdsformer.attention import NORMALIZERS
 from qdsformer.data.datasets import dataset_image_shape
 from qdsformer.models.vit import PRESETS
 from qdsformer.train.device import resolve_device
+from qdsformer.train.mixed import validate_mixed_settings
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("multistep", "cosine", "none")
@@ -146,6 +148,12 @@ def validate_config(config, run_dir: str | Path | None = None, *, check_device: 
         _check_model(problems, "teacher.model", teacher.model, teacher.attention, data.name)
         _int_at_least(problems, "teacher.epochs", teacher.epochs, 1, optional=True)
     _check_optim(problems, config.optim)
+    kwargs = config.attention.kwargs
+    if isinstance(kwargs, dict) and kwargs.get("strategy") == "mixed":
+        try:
+            validate_mixed_settings(config.mixed)
+        except ValueError as err:
+            problems.append(str(err))
     _int_at_least(problems, "data.batch_size", data.batch_size, 1)
     for key in ("train_limit", "val_limit", "test_limit"):
         _int_at_least(problems, f"data.{key}", getattr(data, key), 1, optional=True)

@@ -138,3 +138,5 @@ def test_bad_strategy_and_mixed_settings_are_clear_errors(tmp_path, capsys):
         fit(load_config(None, base + ["mixed.steps=0"]), run_dir=tmp_path / "c")
     with pytest.raises(ValueError, match="mixed.batch_size must be null"):
         fit(load_config(None, base + ["mixed.batch_size=0"]), run_dir=tmp_path / "d")
+    # checked with the rest of the config, before the run folder exists
+    assert not any((tmp_path / name).exists() for name in "abcd")
