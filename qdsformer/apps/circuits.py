@@ -87,15 +87,20 @@ def _tags(record: dict) -> str:
     return "".join(f"__{name}" for name, flag in on if flag)
 
 
+def _record_stem(out: str, spec_name: str, record: dict) -> tuple[Path, str]:
+    """``<out>/<spec>__<backend>__<shots><tags>`` of one run's record, and its shots in words."""
+    stem = Path(out) / (f"{spec_name}__{_slug(record['backend'])}__"
+                        f"{record['shots'] or 'exact'}{_tags(record)}")
+    return stem, f"{record['shots']} shots" if record["shots"] else "exact probabilities"
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     result = run_dsm(spec, backend=args.backend, shots=args.shots, **runner_kwargs(args))
     record = summarize(result)
-    stem = Path(args.out) / (f"{spec.name}__{_slug(record['backend'])}__"
-                             f"{record['shots'] or 'exact'}{_tags(record)}")
+    stem, shots = _record_stem(args.out, spec.name, record)
     write_json(record, stem.with_suffix(".json"), indent=1)
     plot_run(record, stem.with_suffix(".png"))
-    shots = f"{record['shots']} shots" if record["shots"] else "exact probabilities"
     print(f"{spec.name} on {record['backend']} ({shots}, {spec.n_circuit_qubits} qubits)")
     print(f"  Frobenius to exact P: raw {record['frobenius_raw']:.4f}, "
           f"mitigated {record['frobenius_mitigated']:.4f}"
@@ -136,10 +141,9 @@ def _cmd_grad(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     result = parameter_shift(spec, backend=args.backend, shots=args.shots, **runner_kwargs(args))
     record = summarize_shift(result)
-    path = Path(args.out) / (f"{spec.name}__{_slug(record['backend'])}__"
-                             f"{record['shots'] or 'exact'}{_tags(record)}__grad.json")
+    stem, shots = _record_stem(args.out, spec.name, record)
+    path = stem.with_name(stem.name + "__grad.json")
     write_json(record, path, indent=1)
-    shots = f"{record['shots']} shots" if record["shots"] else "exact probabilities"
     print(f"{spec.name} on {record['backend']} ({shots}): {record['n_params']} parameters, "
           f"{record['n_gates']} gates, {record['n_circuits']} circuits in one batch, "
           f"{record['seconds']:.2f} s")
