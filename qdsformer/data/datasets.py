@@ -17,6 +17,11 @@ run sees the same train/val/test partition:
 - ``eureka`` (:mod:`qdsformer.data.eureka`): 56x56 RGB compositions of MNIST and Fashion-MNIST,
   each split composed from the same split of both (55k/5k/10k), no normalisation (as in
   Hoffmann et al.'s code).
+- ``ir`` (:mod:`qdsformer.data.ir`): IR spectra (N, 1, 1, 1800) with 37 functional-group
+  labels (multi-label), 5-fold cross-validation (``data.fold``, ``data.n_folds``).
+- ``mnist1d`` (:mod:`qdsformer.data.mnist1d_set`): 40-point sequences (N, 1, 1, 40) generated
+  locally by the ``mnist1d`` package; the official 1,000 test sequences, 10% of the 4,000
+  training sequences as val.
 """
 
 from __future__ import annotations
@@ -33,8 +38,11 @@ from torch.utils.data import Dataset
 
 from qdsformer.common.registry import Registry
 from qdsformer.data.eureka import EUREKA_SEED, default_cache_dir, load_eureka, source_fingerprint
+from qdsformer.data.functional_groups import FUNCTIONAL_GROUPS
 from qdsformer.data.idx import read_idx
+from qdsformer.data.ir import IR_LENGTH, load_ir
 from qdsformer.data.medmnist_sets import MEDMNIST_CLASSES, load_medmnist, medmnist_num_classes
+from qdsformer.data.mnist1d_set import MNIST1D_LENGTH, load_mnist1d
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +53,12 @@ MNIST_VAL_SIZE = 5000
 
 
 class ArrayDataset(Dataset):
-    """Images (N, C, H, W) float32 and labels (N,) int64 held as tensors."""
+    """Images (N, C, H, W) float32 and labels held as tensors.
+
+    Labels are (N,) int64 class indices (single-label), or (N, K) float32 0/1 indicators for
+    a multi-label set (``ir``); :attr:`multilabel` tells which, and the fit loop picks its loss
+    and metrics from it.
+    """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, name: str, split: str) -> None:
         if images.shape[0] != labels.shape[0]:
@@ -57,6 +70,11 @@ class ArrayDataset(Dataset):
 
     def __len__(self) -> int:
         return self.labels.shape[0]
+
+    @property
+    def multilabel(self) -> bool:
+        """True when the labels are (N, K) indicators (BCE, micro-F1), not (N,) classes."""
+        return self.labels.ndim == 2
 
     def __getitem__(self, index):
         return self.images[index], self.labels[index]
@@ -97,7 +115,28 @@ def list_datasets() -> list[str]:
 def dataset_num_classes(name: str) -> int:
     """Number of classes of dataset ``name`` (MedMNIST: from medmnist.INFO or the built-in table)."""
     DATASETS.get(name)  # unknown names: a ValueError listing the known ones
+    if name in MULTILABEL_LABELS:
+        return len(MULTILABEL_LABELS[name])
     return medmnist_num_classes(name) if name in MEDMNIST_CLASSES else 10
+
+
+#: Multi-label datasets and the names of their labels (in label-column order).
+MULTILABEL_LABELS: dict[str, tuple[str, ...]] = {"ir": FUNCTIONAL_GROUPS}
+
+#: Datasets split by k-fold cross-validation: their builders take ``fold`` and ``n_folds``
+#: (``data.fold``, ``data.n_folds``).
+CROSS_VALIDATED = frozenset({"ir"})
+
+
+def dataset_is_multilabel(name: str) -> bool:
+    """Whether dataset ``name`` is multi-label (the fit loop's task kind)."""
+    DATASETS.get(name)
+    return name in MULTILABEL_LABELS
+
+
+def dataset_options(name: str, fold: int, n_folds: int) -> dict:
+    """The extra builder options of dataset ``name``: the fold of a cross-validated set."""
+    return {"fold": fold, "n_folds": n_folds} if name in CROSS_VALIDATED else {}
 
 
 #: Image shape (channels, height, width) of each built-in dataset, so that a run can check its
@@ -108,6 +147,9 @@ DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
     **{name: (1, 28, 28) for name in _IDX_DATASETS},
     **{flag: (1, 28, 28) for flag in MEDMNIST_CLASSES},
     "eureka": (3, 56, 56),
+    # 1-D signals as 1 x L images (tokens are stripes of the signal; qdsformer.models.signal)
+    "ir": (1, 1, IR_LENGTH),
+    "mnist1d": (1, 1, MNIST1D_LENGTH),
 }
 
 
@@ -126,6 +168,7 @@ def build_dataset(
     split: str = "train",
     root: str | Path | None = None,
     download: bool = False,
+    **options,
 ) -> ArrayDataset:
     """Load split ``split`` of dataset ``name``.
 
@@ -136,12 +179,13 @@ def build_dataset(
         root: folder holding the IDX files (directly, or torchvision's ``<root>/<Name>/raw``),
             the MedMNIST ``<flag>.npz`` files, and the ``eureka/`` cache.
         download: allow torchvision (MNIST, Fashion-MNIST) or the ``medmnist`` package to
-            download into ``root`` when the files are absent.
+            download into ``root`` when the files are absent (``ir``: the public archive).
+        **options: builder options (:func:`dataset_options`: ``fold``, ``n_folds`` of ``ir``).
     """
     builder = DATASETS.get(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    return builder(split, root=root, download=download)
+    return builder(split, root=root, download=download, **options)
 
 
 def _standardise(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
@@ -275,6 +319,19 @@ def _eureka_dataset(split: str, root, download: bool) -> ArrayDataset:
     return ArrayDataset(torch.from_numpy(images), torch.from_numpy(labels), "eureka", split)
 
 
+def _ir_dataset(split: str, root, download: bool, fold: int = 0, n_folds: int = 5
+                ) -> ArrayDataset:
+    spectra, labels = load_ir(split, root, download, fold=fold, n_folds=n_folds)
+    x = torch.from_numpy(spectra).reshape(len(spectra), 1, 1, -1)  # (N, 1, 1, 1800)
+    return ArrayDataset(x, torch.from_numpy(labels), "ir", split)  # labels (N, 37)
+
+
+def _mnist1d_dataset(split: str, root=None, download: bool = False) -> ArrayDataset:
+    x, y = load_mnist1d(split)
+    images = torch.from_numpy(x).reshape(len(x), 1, 1, -1)  # (N, 1, 1, 40)
+    return ArrayDataset(images, torch.from_numpy(y), "mnist1d", split)
+
+
 #: Dataset builders by name: ``builder(split, root=..., download=...) -> ArrayDataset``.
 #: A new dataset registers its builder here (``DATASETS.add(name, builder)``).
 DATASETS: Registry[Callable[..., ArrayDataset]] = Registry("dataset", {
@@ -282,4 +339,6 @@ DATASETS: Registry[Callable[..., ArrayDataset]] = Registry("dataset", {
     **{name: partial(_idx_dataset, name) for name in _IDX_DATASETS},
     **{flag: partial(_medmnist_dataset, flag) for flag in MEDMNIST_CLASSES},
     "eureka": _eureka_dataset,
+    "ir": _ir_dataset,
+    "mnist1d": _mnist1d_dataset,
 })

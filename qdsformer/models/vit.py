@@ -17,18 +17,26 @@ attention is weakened in the last block, not removed from the model. (Hoffmann e
 ``vit.py`` pools the class token; the QDSFormer setup differs there.) Depth 7 and 4 heads are
 the eurekaMoments repository's defaults (``--mnist_deit_depth 7``, ``--num_heads 4`` with
 ``--embedding_dim_per_head 64``, which gives the hidden size 256); neither paper states them.
+
+1-D presets (``input_width`` set) take signals as 1 x L images and cut them into (1, P)
+stripes (:mod:`qdsformer.models.signal`): ``qdsformer_ir_t8`` / ``qdsformer_ir_t16`` for the IR
+spectra of Table A2 (1,800 points; one layer, T = 8 or 16 with the class token), and
+``qdsformer_mnist1d`` (40 points, zero-padded to 7 stripes of 6, T = 8). The paper states only T
+and the depth for the IR ViT; width, heads and MLP ratio are the Fashion-MNIST preset's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
 from qdsformer.common.registry import Registry
 from qdsformer.models.attention_layer import NormalizedAttention, attention_layer
+from qdsformer.models.signal import SignalPatchEmbed
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,9 @@ class VitPreset:
     num_heads: int
     mlp_ratio: float
     pool: str = "token"  # "token": class token + its pooling; "avg": no class token, mean pooling
+    # 1-D signals: the input width L of a (C, 1, L) signal, cropped or zero-padded at its end
+    # to img_size's width (the patch grid); None: the input is img_size itself
+    input_width: int | None = None
 
     @property
     def n_tokens(self) -> int:
@@ -61,6 +72,12 @@ _BUILT_IN_PRESETS: dict[str, VitPreset] = {
     # The Eureka task's ViT (QDSFormer Fig. 4a; see the module docstring): 56x56 RGB, 14x28
     # patches = 8 tokens, no class token, mean pooling, hidden 256, MLP ratio 2, depth 7, 4 heads.
     "eureka_vit": VitPreset((56, 56), (14, 28), 3, 10, 256, 7, 4, 2.0, pool="avg"),
+    # IR spectra (Table A2), 37 labels, one layer: 1,800 points trimmed to 7 x 256 (T = 8) ...
+    "qdsformer_ir_t8": VitPreset((1, 1792), (1, 256), 1, 37, 128, 1, 1, 1.0, input_width=1800),
+    # ... or 15 x 120 = 1,800 (T = 16)
+    "qdsformer_ir_t16": VitPreset((1, 1800), (1, 120), 1, 37, 128, 1, 1, 1.0, input_width=1800),
+    # MNIST-1D: 40 points zero-padded to 7 stripes of 6 + class token = T 8
+    "qdsformer_mnist1d": VitPreset((1, 42), (1, 6), 1, 10, 128, 2, 1, 1.0, input_width=40),
 }
 
 #: ViT presets by name; more with ``PRESETS.add(name, VitPreset(...))``.
@@ -105,6 +122,12 @@ def create_vit(
             raise ValueError(
                 f"patch_size {spec.patch_size} does not tile img_size {spec.img_size}"
             )
+    if spec.input_width is not None and not (isinstance(spec.input_width, int)
+                                             and spec.input_width >= 1 and spec.img_size[0] == 1):
+        raise ValueError(f"input_width must be an integer >= 1 with img_size (1, L), got "
+                         f"{spec.input_width!r} with img_size {spec.img_size}")
+    embed = {} if spec.input_width is None else {
+        "embed_layer": partial(SignalPatchEmbed, signal_width=spec.input_width)}
     return VisionTransformer(
         img_size=spec.img_size,
         patch_size=spec.patch_size,
@@ -117,6 +140,7 @@ def create_vit(
         mlp_ratio=spec.mlp_ratio,
         class_token=spec.pool == "token",
         attn_layer=attention_layer(attention, attention_kwargs),
+        **embed,
     )
 
 

@@ -61,6 +61,8 @@ class DataConfig:
     train_limit: int | None = None
     val_limit: int | None = None
     test_limit: int | None = None
+    fold: int = 0  # cross-validated data sets (ir): the test fold, 0 .. n_folds - 1
+    n_folds: int = 5
 
 
 @dataclass

@@ -8,7 +8,10 @@
   held-batch loss around the gradient-free phase, when QontOT's strategy is ``mixed``);
 - ``checkpoint.pt``: written atomically after every epoch (model, optimiser, scheduler, RNG
   states, history), so a killed run resumes from its last finished epoch;
-- ``summary.json``: final validation and test accuracy, time, sizes.
+- ``summary.json``: final validation and test accuracy, time, sizes;
+- for a multi-label data set (``ir``; :mod:`qdsformer.train.multilabel`): BCE-with-logits as
+  the loss, ``val_micro_f1`` per epoch in metrics.csv, ``val_micro_f1`` / ``test_micro_f1``
+  in summary.json and ``per_group_f1.csv`` (each label's validation and test F1).
 
 A run folder has one owner (:mod:`qdsformer.train.lock`); the config is checked whole before
 the folder is made (:mod:`qdsformer.train.validate`). The checkpoint is written before
@@ -42,13 +45,24 @@ from tqdm.auto import tqdm
 from qdsformer.analysis.eureka import eureka_epoch
 from qdsformer.common.results import remove_stale_temporaries, write_csv, write_json
 from qdsformer.data import BatchLoader, build_dataset
-from qdsformer.data.datasets import dataset_num_classes
+from qdsformer.data.datasets import (
+    MULTILABEL_LABELS,
+    dataset_is_multilabel,
+    dataset_num_classes,
+    dataset_options,
+)
 from qdsformer.models import CHECKPOINT_NAME, build_vit, load_checkpoint, save_checkpoint
 from qdsformer.train.config import Config, save_config, to_dict
 from qdsformer.train.ddp import DistributedContext, context_from_env
 from qdsformer.train.device import resolve_device
 from qdsformer.train.lock import LOCK_NAME, RunFolderLock
 from qdsformer.train.mixed import MIXED_FIELDS, MixedPhase
+from qdsformer.train.multilabel import (
+    bce_loss,
+    correct_decisions,
+    evaluate_multilabel,
+    write_per_label_f1,
+)
 from qdsformer.train.resume import check_resume_consistency
 from qdsformer.train.schedules import warmup_cosine_lr
 from qdsformer.train.validate import validate_config
@@ -75,7 +89,8 @@ def build_loaders(config: Config) -> dict[str, BatchLoader]:
     d = config.data
     loaders = {}
     for split, limit in (("train", d.train_limit), ("val", d.val_limit), ("test", d.test_limit)):
-        dataset = build_dataset(d.name, split, root=d.root, download=d.download).subset(limit)
+        dataset = build_dataset(d.name, split, root=d.root, download=d.download,
+                                **dataset_options(d.name, d.fold, d.n_folds)).subset(limit)
         loaders[split] = BatchLoader(dataset, d.batch_size, shuffle=split == "train",
                                      seed=config.run.seed)
     return loaders
@@ -119,6 +134,11 @@ def cross_entropy_loss(model, images, labels):
     return F.cross_entropy(logits, labels), logits
 
 
+def default_loss(config: Config) -> LossFn:
+    """The data set's task loss: BCE-with-logits when multi-label, else cross-entropy."""
+    return bce_loss if dataset_is_multilabel(config.data.name) else cross_entropy_loss
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader: BatchLoader, *, device=None,
              ctx: DistributedContext | None = None) -> dict[str, float]:
@@ -129,6 +149,8 @@ def evaluate(model: torch.nn.Module, loader: BatchLoader, *, device=None,
     """
     device = device or next(model.parameters()).device
     ctx = ctx or DistributedContext(device=device)
+    if loader.dataset.multilabel:  # BCE, label accuracy, micro-F1 (qdsformer.train.multilabel)
+        return evaluate_multilabel(model, loader, device=device, ctx=ctx)
     was_training = model.training
     model.eval()
     totals = torch.zeros(3, device=device)  # loss sum, correct, count (float32: MPS has no float64)
@@ -204,12 +226,12 @@ def fit(
         if resume and not (run_dir / CHECKPOINT_NAME).exists():
             raise ValueError(f"cannot resume: no {CHECKPOINT_NAME} in {run_dir}")
         if not ctx.is_main:  # rank 0 owns the folder and holds its lock for the run
-            return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
+            return _fit_locked(config, loss_fn or default_loss(config), run_dir, resume,
                                stop_after_epochs, extra_summary, ctx)
         created = not run_dir.exists()
         with RunFolderLock(run_dir):  # one owner: a second process on this folder fails here
             try:
-                return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
+                return _fit_locked(config, loss_fn or default_loss(config), run_dir, resume,
                                    stop_after_epochs, extra_summary, ctx)
             except BaseException:
                 if created:  # failed before writing anything (data files, ...): leave no folder
@@ -261,7 +283,9 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         save_config(config, run_dir / "config.yaml")
     model = ctx.wrap(plain_model)
     mixed = MixedPhase.from_config(config, plain_model, loaders["train"].dataset, device)
-    fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else [])
+    multilabel = loaders["val"].dataset.multilabel
+    fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else []) + \
+        (["val_micro_f1"] if multilabel else [])
     if resume and ctx.is_main:  # metrics.csv may lag one epoch (killed between the two writes)
         write_csv(history, run_dir / "metrics.csv", fieldnames=fields)
 
@@ -286,6 +310,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
             "val_acc": val_stats["acc"],
             "epoch_seconds": time.perf_counter() - started,
         }
+        if multilabel:
+            row["val_micro_f1"] = val_stats["micro_f1"]
         if mixed is not None:
             row["mixed_loss_before"] = phase.loss_before if phase else math.nan
             row["mixed_loss_after"] = phase.loss_after if phase else math.nan
@@ -325,6 +351,13 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         "processes": ctx.world,
         **(extra_summary or {}),
     }
+    if multilabel:
+        summary["val_micro_f1"] = history[-1]["val_micro_f1"]
+        summary["best_val_micro_f1"] = max(r["val_micro_f1"] for r in history)
+        summary["test_micro_f1"] = test_stats["micro_f1"]
+        if ctx.is_main:
+            write_per_label_f1(run_dir / "per_group_f1.csv", MULTILABEL_LABELS[config.data.name],
+                               val_stats, test_stats)
     if config.data.name == "eureka":  # QDSFormer Fig. 4a: epoch of the Eureka moment or None
         summary["eureka_epoch"] = eureka_epoch([r["val_acc"] for r in history])
     if ctx.is_main:
@@ -354,7 +387,10 @@ def _train_epoch(model, loader, optimizer, loss_fn, config, epoch,
         optimizer.step()
         n = labels.shape[0]
         totals[0] += loss.detach() * n
-        totals[1] += (logits.detach().argmax(-1) == labels).sum()
+        if labels.ndim == 2:  # multi-label: the share of correct 0/1 decisions
+            totals[1] += correct_decisions(logits.detach(), labels)
+        else:
+            totals[1] += (logits.detach().argmax(-1) == labels).sum()
         totals[2] += n
         if bar is not None:
             bar.update(1)

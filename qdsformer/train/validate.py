@@ -8,9 +8,10 @@ message rather than a timm assertion or a NaN several minutes in.
 
 Checked: the model preset against the dataset's image size and channels, the attention head
 count against the embedding width, the optimiser's numbers (finite, in range), batch size and
-subset limits, the ``mixed`` section when QontOT's strategy is ``mixed``, that ``run.device``
-exists on this machine, and that the output folder can be written (without creating it: the
-nearest existing ancestor must be a writable folder).
+subset limits, the fold of a cross-validated data set (``data.fold``, ``data.n_folds``), the
+``mixed`` section when QontOT's strategy is ``mixed``, that ``run.device`` exists on this
+machine, and that the output folder can be written (without creating it: the nearest existing
+ancestor must be a writable folder).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from qdsformer.attention import NORMALIZERS
-from qdsformer.data.datasets import dataset_image_shape
+from qdsformer.data.datasets import CROSS_VALIDATED, dataset_image_shape
 from qdsformer.models.vit import PRESETS
 from qdsformer.train.device import resolve_device
 from qdsformer.train.mixed import validate_mixed_settings
@@ -73,7 +74,8 @@ def _check_model(problems: list[str], where: str, model, attention, data_name: s
         shape = None
     if shape is not None:
         channels, height, width_px = shape
-        wanted = (preset["in_chans"], *preset["img_size"])
+        wanted = (preset["in_chans"], preset["img_size"][0],
+                  preset.get("input_width") or preset["img_size"][1])
         if (channels, height, width_px) != tuple(wanted):
             problems.append(
                 f"{where}.preset {model.preset!r} takes {wanted[1]}x{wanted[2]} images with "
@@ -85,6 +87,19 @@ def _check_model(problems: list[str], where: str, model, attention, data_name: s
                         f"normaliser {attention.name!r}; known: {', '.join(NORMALIZERS.names())}")
     if not isinstance(attention.kwargs, dict):
         problems.append(f"attention.kwargs must be a mapping, got {attention.kwargs!r}")
+
+
+def _check_folds(problems: list[str], data) -> None:
+    """``data.fold`` in 0 .. n_folds - 1, ``data.n_folds`` >= 2; a fold only where it applies."""
+    n_folds, fold = getattr(data, "n_folds", 5), getattr(data, "fold", 0)
+    _int_at_least(problems, "data.n_folds", n_folds, 2)
+    if not (isinstance(fold, int) and not isinstance(fold, bool) and fold >= 0
+            and (not isinstance(n_folds, int) or fold < n_folds)):
+        upper = f"{n_folds - 1}" if isinstance(n_folds, int) else "n_folds - 1"
+        problems.append(f"data.fold must be an integer in 0..{upper}, got {fold!r}")
+    elif fold and data.name not in CROSS_VALIDATED:
+        problems.append(f"data.fold {fold} applies only to cross-validated data sets "
+                        f"({', '.join(sorted(CROSS_VALIDATED))}), not {data.name!r}")
 
 
 def _check_optim(problems: list[str], o) -> None:
@@ -157,6 +172,7 @@ def validate_config(config, run_dir: str | Path | None = None, *, check_device: 
     _int_at_least(problems, "data.batch_size", data.batch_size, 1)
     for key in ("train_limit", "val_limit", "test_limit"):
         _int_at_least(problems, f"data.{key}", getattr(data, key), 1, optional=True)
+    _check_folds(problems, data)
     if check_device:
         try:
             resolve_device(config.run.device)
