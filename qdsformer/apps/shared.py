@@ -74,6 +74,9 @@ def print_test_result(summary: dict, label: str) -> None:
     """``<label> on <dataset>: test accuracy ... (val ...) in ...s`` and the run folder."""
     print(f"{label} on {summary['dataset']}: test accuracy {summary['test_acc']:.4f} "
           f"(val {summary['val_acc']:.4f}) in {summary['train_seconds']:.0f}s")
+    if "test_micro_f1" in summary:  # multi-label: accuracy is the share of correct 0/1 labels
+        print(f"test micro-F1 {summary['test_micro_f1']:.4f} "
+              f"(val {summary['val_micro_f1']:.4f})")
     print(f"results: {summary['run_dir']}")
 
 

@@ -14,6 +14,7 @@ import torch
 from timm.models.vision_transformer import VisionTransformer
 
 from qdsformer.data import build_dataset
+from qdsformer.data.datasets import dataset_options
 from qdsformer.models.checkpoint import load_checkpoint
 from qdsformer.models.vit import build_vit
 
@@ -59,7 +60,8 @@ def run_image_batch(path: str | Path, split: str, n_images: int, *, root: str | 
         root: dataset folder, overriding the one saved in the run's config.
 
     Returns:
-        ``(run, images (N, C, H, W), labels (N,))`` with ``run`` from :func:`load_run`.
+        ``(run, images (N, C, H, W), labels (N,) or (N, K) multi-label)`` with ``run`` from
+        :func:`load_run`.
 
     Raises:
         ValueError: no checkpoint at ``path``, or ``n_images`` not an integer >= 1.
@@ -71,8 +73,10 @@ def run_image_batch(path: str | Path, split: str, n_images: int, *, root: str | 
     except FileNotFoundError as err:
         raise ValueError(str(err)) from None
     data = run.config["data"]
-    dataset = build_dataset(data["name"], split, root=root or data.get("root"), download=False)
+    dataset = build_dataset(data["name"], split, root=root or data.get("root"), download=False,
+                            **dataset_options(data["name"], data.get("fold", 0),
+                                              data.get("n_folds", 5)))
     count = min(int(n_images), len(dataset))
     images = torch.stack([dataset[i][0] for i in range(count)])  # (N, C, H, W)
-    labels = torch.tensor([int(dataset[i][1]) for i in range(count)])  # (N,)
+    labels = dataset.labels[:count].clone()  # (N,), or (N, K) for a multi-label set
     return run, images, labels

@@ -211,3 +211,36 @@ def test_no_data_and_offline_download_say_so_in_one_line(tmp_path, monkeypatch):
 def test_bad_folds_are_refused(fold, n_folds, message):
     with pytest.raises(ValueError, match=f"^{message}$"):
         ir.fold_indices(10, fold, n_folds)
+
+
+@pytest.mark.parametrize("preset, tokens", [("qdsformer_ir_t8", 8), ("qdsformer_ir_t16", 16)])
+def test_ir_presets_train_from_the_cli(tmp_path, capsys, preset, tokens):
+    import csv
+    import json
+
+    from qdsformer.cli import main
+    from qdsformer.models import run_image_batch
+    from qdsformer.models.vit import attention_maps
+
+    root = make_root(tmp_path, rows=20)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--config", str(ROOT / "experiments/configs/ir_softmax.yaml"),
+                 "--set", f"data.root={root}", "--set", f"model.preset={preset}",
+                 "--set", "attention.name=qontot",
+                 "--set", "attention.kwargs={n_layers: 1, n_aux_qubits: 1}",
+                 "--set", "optim.epochs=1", "--set", "data.batch_size=8",
+                 "--set", "data.fold=1", "--set", "run.progress=false",
+                 "--run-dir", str(run_dir)]) == 0
+    assert "test micro-F1" in capsys.readouterr().out
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert 0.0 <= summary["val_micro_f1"] <= 1.0 and 0.0 <= summary["test_micro_f1"] <= 1.0
+    assert summary["n_train"] == 29 and summary["n_test"] == 8  # 40 rows, fold 1 of 5
+    rows = list(csv.DictReader((run_dir / "per_group_f1.csv").open()))
+    assert [r["label"] for r in rows] == list(FUNCTIONAL_GROUPS)
+    run, images, labels = run_image_batch(run_dir, "test", 3)
+    assert images.shape == (3, 1, 1, 1800) and labels.shape == (3, 37)
+    assert attention_maps(run.model, images)[0].shape == (3, 1, tokens, tokens)
+    assert run.config["data"]["fold"] == 1 and run.config["model"]["num_classes"] == 37
+
+
+ROOT = Path(__file__).resolve().parents[2]
