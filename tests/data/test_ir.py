@@ -11,8 +11,12 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 pytest.importorskip("rdkit")
 
-from qdsformer.data import FUNCTIONAL_GROUPS, build_dataset, functional_group_labels  # noqa: E402
-from qdsformer.data import ir  # noqa: E402
+from qdsformer.data import (  # noqa: E402
+    FUNCTIONAL_GROUPS,
+    build_dataset,
+    functional_group_labels,
+    ir,
+)
 from qdsformer.data.functional_groups import FUNCTIONAL_GROUP_SMARTS  # noqa: E402
 
 MOLECULES = ["CCO", "CC(=O)O", "c1ccccc1", "CC=O", "CC#N", "CCS", "CC(=O)OCC", "Oc1ccccc1",

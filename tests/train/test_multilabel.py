@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from qdsformer.cli import main
-from qdsformer.data import build_dataset
-from qdsformer.data import mnist1d_set
+from qdsformer.data import build_dataset, mnist1d_set
 from qdsformer.train.multilabel import f1_from_counts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,13 +31,13 @@ def test_micro_and_per_label_f1_match_sklearn():
 
 
 def test_mnist1d_is_generated_locally_and_leaves_the_global_rngs_alone(monkeypatch):
-    import mnist1d.data
+    data_module = pytest.importorskip("mnist1d.data")
 
     def no_network(*args, **kwargs):
         raise AssertionError("mnist1d tried to download")
 
-    monkeypatch.setattr(mnist1d.data, "get_dataset", no_network)
-    monkeypatch.setattr(mnist1d.data.requests, "get", no_network)
+    monkeypatch.setattr(data_module, "get_dataset", no_network)
+    monkeypatch.setattr(data_module.requests, "get", no_network)
     mnist1d_set._generate.cache_clear()
     np.random.seed(7)
     random.seed(7)
@@ -57,6 +56,7 @@ def test_mnist1d_is_generated_locally_and_leaves_the_global_rngs_alone(monkeypat
 
 @pytest.mark.parametrize("attention", ["softmax", "qontot"])
 def test_mnist1d_preset_trains_from_the_cli(tmp_path, attention):
+    pytest.importorskip("mnist1d")
     run_dir = tmp_path / "run"
     kwargs = "{n_layers: 1, n_aux_qubits: 1}" if attention == "qontot" else "{}"
     assert main(["train", "--config", str(ROOT / "experiments/configs/mnist1d_softmax.yaml"),
