@@ -55,9 +55,9 @@ def error_line(capsys) -> str:
 @pytest.fixture
 def two_cells(tmp_path):
     for seed in (0, 1):
-        make_run(tmp_path, "softmax", seed, val=(0.8, 0.86 + 0.02 * seed))
+        make_run(tmp_path, "softmax", seed, val=(0.8, 0.86 + 0.02 * seed), test=0.85 + 0.01 * seed)
         make_run(tmp_path, "qontot", seed, config("qontot", seed, n_layers=2, seed=seed),
-                 val=(0.8, 0.9 - 0.01 * seed))
+                 val=(0.8, 0.9 - 0.01 * seed), test=0.88 - 0.02 * seed)
     return tmp_path
 
 
@@ -124,6 +124,13 @@ def test_pooling_two_cells_at_one_paper_position_needs_one_config(tmp_path, caps
         "different configs: optim.epochs = 2 (cmp/softmax) / 50 (cmp/softmax_long); put them "
         "in separate cells (folders) or remove the odd runs")
     assert not (tmp_path / "cmp" / "report").exists()
+
+
+def test_folders_a_sweep_moved_aside_as_stale_are_left_out(two_cells):
+    stale = make_run(two_cells, "softmax", 7, config("qr", 7))  # an older sweep file's run
+    stale.rename(stale.with_name("seed0.stale-20261204-193000"))
+    groups = {g.name: g for g in aggregate(collect_runs([two_cells]))}
+    assert groups["cmp/softmax"].n == 2 and len(collect_runs([two_cells])) == 4
 
 
 def test_cells_of_one_short_name_in_two_places_stay_apart(tmp_path):

@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,10 +218,16 @@ def read_run(run_dir: str | Path) -> RunRecord:
     return RunRecord(run_dir, config, history, summary, evaluations)
 
 
+#: Folders ``qdsformer sweep --rerun-stale`` moved aside (``<run_dir>.stale-<UTC time>``).
+STALE_FOLDER = re.compile(r".+\.stale-\d{8}-\d{6}(-\d+)?")
+
+
 def collect_runs(roots: list[str | Path]) -> list[RunRecord]:
     """Every run folder (a folder with ``config.yaml``) under ``roots``, sorted by path.
 
     A run folder with a damaged file is skipped with a one-line warning naming the file.
+    Folders that ``qdsformer sweep --rerun-stale`` moved aside (``seed0.stale-<time>``, results
+    of an older version of the sweep file) are not results of the sweep and are left out.
     """
     found: list[Path] = []
     for root in roots:
@@ -229,7 +236,9 @@ def collect_runs(roots: list[str | Path]) -> list[RunRecord]:
             raise ValueError(f"no such results folder: {root}")
         if (root / "config.yaml").exists():
             found.append(root)
-        found += [p.parent for p in root.rglob("config.yaml") if p.parent != root]
+        found += [p.parent for p in root.rglob("config.yaml") if p.parent != root
+                  and not any(STALE_FOLDER.fullmatch(part)
+                              for part in p.parent.relative_to(root).parts)]
     records = []
     for run_dir in sorted(set(found)):
         try:
