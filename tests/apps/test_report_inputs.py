@@ -218,6 +218,10 @@ def test_no_number_from_an_empty_test_split(two_cells, capsys):
     assert "| cmp/softmax | 2 | 87.00 ± 1.41 | 87.00 ± 1.41 | - |" in capsys.readouterr().out
     rows = {r["cell"]: r for r in csv.DictReader((two_cells / "cmp" / "report" / "cells.csv").open())}
     assert rows["cmp/softmax"]["test_acc_mean"] == "" and rows["cmp/qontot"]["test_acc_mean"]
+    summary = two_cells / "cmp" / "qontot" / "seed1" / "summary.json"
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "n_test": 0}))
+    assert report(two_cells) == 0  # one of two seeds has a test accuracy: the mean says so
+    assert "| 88.00 (n=1) |" in capsys.readouterr().out
 
 
 # -- arguments: checked before anything is written ---------------------------------------------
