@@ -266,6 +266,17 @@ def test_bad_arguments_are_one_line_and_write_nothing(two_cells, capsys, args, m
     assert unchanged(out, files)
 
 
+def test_a_table_file_whose_metric_is_no_accuracy_is_refused(two_cells, capsys, tmp_path):
+    table = tmp_path / "mine.yaml"
+    table.write_text(yaml.safe_dump({"name": "mine", "title": "t", "metric": "train_seconds",
+                                     "row_keys": ["data.name"], "column_key": "attention.name",
+                                     "entries": []}))
+    assert report(two_cells, "--paper", str(table)) == 2
+    assert error_line(capsys) == ("qdsformer report: error: paper table mine: metric "
+                                  "'train_seconds' is not one of val_acc, best_val_acc, test_acc")
+    assert not (two_cells / "cmp" / "report").exists()
+
+
 def test_out_must_be_a_new_folder_or_a_former_report(two_cells, capsys):
     a_file = two_cells / "note.txt"
     a_file.write_text("mine")

@@ -112,9 +112,11 @@ def run(args: argparse.Namespace) -> int:
     if len(set(args.paper)) != len(args.paper):
         raise ValueError(f"--paper names a table twice: {', '.join(args.paper)}")
     tables = [load_paper_table(name) for name in args.paper]
-    for metric in [args.metric] if args.metric is not None else [t.metric for t in tables]:
+    named = ([("--metric", args.metric)] if args.metric is not None
+             else [(f"paper table {t.name}: metric", t.metric) for t in tables])
+    for what, metric in named:
         if metric not in METRICS:
-            raise ValueError(f"--metric {metric!r} is not one of {', '.join(METRICS)}")
+            raise ValueError(f"{what} {metric!r} is not one of {', '.join(METRICS)}")
     for table in tables:  # raises when cells pooled at one table position differ in config
         place_groups(groups, table.row_keys, table.column_key)
     baseline = _checked_baseline(args, groups, tables)
