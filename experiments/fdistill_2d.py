@@ -32,6 +32,7 @@ teacher-feature discriminator head (this testbed isolates the h(r) weighting).
 
     python experiments/fdistill_2d.py                 # the reported run (a few minutes)
     python experiments/fdistill_2d.py --steps 20 --seeds 0 --out /tmp/fd   # smoke test
+    python experiments/fdistill_2d.py --quick --out /tmp/fd   # a smoke run in seconds
 """
 
 from __future__ import annotations
@@ -269,7 +270,12 @@ def main(argv=None) -> int:
     parser.add_argument("--divergences", nargs="+", default=list(DIVERGENCES),
                         choices=list(DIVERGENCES))
     parser.add_argument("--n-eval", type=int, default=5000, help="samples for the metrics")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run in seconds: 3 steps, 2 warmup steps, seed 0, 400 "
+                             "evaluation samples (overrides those options)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.warmup, args.seeds, args.n_eval = 3, 2, [0], 400
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ runs are skipped, so a killed sweep continues where it stopped.
 
     python experiments/kd_fmnist.py                       # the reported sweep
     python experiments/kd_fmnist.py --train-limit 2000 --epochs 1 --seeds 0   # a smoke run
+    python experiments/kd_fmnist.py --quick --out /tmp/kd     # one step per run, in seconds
 """
 
 from __future__ import annotations
@@ -46,12 +47,24 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--teacher-dir", default=None,
                         help="teacher run folder to reuse or create (default <out>/runs/teacher)")
+    parser.add_argument("--data-root", default=None,
+                        help="folder holding Fashion-MNIST (data.root; default: where the "
+                             "package finds it)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run in seconds: 100 training / validation / test images, "
+                             "one epoch (one step) for teacher and students, seed 0")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.train_limit, args.epochs, args.teacher_epochs, args.seeds = 100, 1, 1, [0]
 
     from qdsformer.train import distill, fit, load_config, load_distill_config
 
     out = Path(args.out)
     common = [f"data.train_limit={args.train_limit}", "run.progress=false"]
+    if args.data_root is not None:
+        common.append(f"data.root={args.data_root}")
+    if args.quick:
+        common += ["data.val_limit=100", "data.test_limit=100"]
     teacher_dir = Path(args.teacher_dir) if args.teacher_dir else out / "runs" / "teacher"
     if not (teacher_dir / "summary.json").exists():
         teacher_config = load_config(overrides=[

@@ -6,6 +6,7 @@ map's error E ||T(x) - T*(x)||^2 is measured exactly on held-out samples. Fits m
 S_eps(T#mu, nu) + lambda * MongeGap(T) (Uscidda & Cuturi, ICML 2023) for each lambda given.
 
     python experiments/monge_gap_2d.py --steps 300 --lams 0 1 --out results/ot
+    python experiments/monge_gap_2d.py --quick --out /tmp/ot     # a smoke run in seconds
 
 Writes <out>/monge_gap_2d.png (source, target, mapped samples, displacements per lambda) and
 <out>/monge_gap_2d.json (map error, Monge gap and Sinkhorn divergence of each fit).
@@ -53,7 +54,13 @@ def main(argv=None) -> int:
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/ot")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run in seconds: 5 steps on 256 train / 256 test samples, "
+                             "batch 64, epsilon 1 (overrides those options)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.n_train, args.n_test, args.batch_size = 5, 256, 256, 64
+        args.epsilon = 1.0  # converges in few Sinkhorn iterations
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
 
@@ -103,11 +110,12 @@ def _plot(path, test, target, true_test, fits, rows) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(fits), figsize=(5 * len(fits), 4.5), squeeze=False)
+    shown = min(400, len(test), len(target))  # --n-test / --n-train may be below 400
     for ax, (lam, mapped), row in zip(axes[0], fits, rows):
         ax.scatter(*test[:400].T, s=4, c="tab:blue", label="source")
         ax.scatter(*target[:400].T, s=4, c="tab:orange", alpha=0.5, label="target")
         ax.scatter(*mapped[:400].T, s=4, c="tab:green", label="T(source)")
-        for i in range(0, 400, 20):
+        for i in range(0, shown, 20):
             ax.plot([test[i, 0], mapped[i, 0]], [test[i, 1], mapped[i, 1]], c="0.5", lw=0.5)
             ax.plot([mapped[i, 0], true_test[i, 0]], [mapped[i, 1], true_test[i, 1]], c="red",
                     lw=0.8)

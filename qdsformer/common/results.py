@@ -11,13 +11,15 @@ The renamed file gets the mode of an ordinary ``open(path, "w")`` under the curr
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -139,3 +141,34 @@ def save_figure(figure, path: str | os.PathLike, *, dpi: int = 120, close: bool 
 
         plt.close(figure)
     return path
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Build a folder's whole content in a temporary folder beside ``path``, then swap it in.
+
+    Yields the temporary folder (``.<name>.<8 characters>.tmp``, created with an ordinary
+    folder's mode). When the block ends without an exception, a former ``path`` is renamed
+    aside, the new folder renamed to ``path`` and the former one deleted: readers see the old
+    set of files or the new one, never a mix. On an exception the temporary folder (and any
+    parent folder this call created) is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    created = next((p for p in reversed(path.parents) if not p.exists()), None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    old = tmp.with_name(tmp.name[:-len(".tmp")] + ".old")
+    try:
+        os.chmod(tmp, 0o777 & ~current_umask())
+        yield tmp
+        if path.exists():
+            os.rename(path, old)
+        os.rename(tmp, path)
+    except BaseException:
+        if old.exists() and not path.exists():
+            os.rename(old, path)  # the swap failed half way: put the former folder back
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

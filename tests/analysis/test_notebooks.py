@@ -1,4 +1,5 @@
-"""The analysis notebooks run end to end on small sizes (QDSFORMER_NB_SMALL=1)."""
+"""Every notebook (``experiments/notebooks/*.ipynb``, found by glob so a new one cannot be
+forgotten) runs end to end on small sizes (QDSFORMER_NB_SMALL=1) and is stored without outputs."""
 
 import sys
 from pathlib import Path
@@ -10,9 +11,11 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "experiments" / "notebooks"
+#: Figures each notebook must draw at least (default 1: a notebook that draws nothing is broken).
+MIN_FIGURES = {"dsm_expressivity.ipynb": 4, "attention_maps.ipynb": 2}
 
 
-@pytest.mark.parametrize("name", ["dsm_expressivity.ipynb", "attention_maps.ipynb"])
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
 def test_notebook_runs_and_is_stored_without_outputs(name, tmp_path, monkeypatch):
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
@@ -36,4 +39,4 @@ def test_notebook_runs_and_is_stored_without_outputs(name, tmp_path, monkeypatch
     outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= (4 if name == "dsm_expressivity.ipynb" else 2)
+    assert len(images) >= MIN_FIGURES.get(name, 1)

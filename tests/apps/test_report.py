@@ -176,7 +176,8 @@ def test_cells_against_a_baseline_cell_without_a_paper_table(noise_results):
     assert versus_cells(groups, "val_acc", baseline="absent") == []
 
 
-def test_report_command_shows_evaluations_and_the_baseline_comparison(noise_results, capsys):
+def test_report_command_shows_evaluations_and_the_baseline_comparison(noise_results, capsys,
+                                                                      caplog):
     out = noise_results / "rep"
     assert main(["report", str(noise_results / "nz"), "--baseline", "exact", "--out", str(out),
                  "--no-figures"]) == 0
@@ -190,6 +191,9 @@ def test_report_command_shows_evaluations_and_the_baseline_comparison(noise_resu
                  "versus_exact_lost_on_aer-noisy_fake_torino_100_test_images_1000_shots.csv"):
         assert (out / name).stat().st_size > 0, name
     damaged = noise_results / "nz" / "exact" / "seed0" / "evaluate__bad.json"
-    damaged.write_text("{}")
-    with pytest.raises(ValueError, match="damaged file"):
-        collect_runs([noise_results / "nz"])
+    damaged.write_text("{}")  # skipped with a warning; the seed's other evaluations stay
+    groups = {g.name: g for g in aggregate(collect_runs([noise_results / "nz"]))}
+    assert groups["nz/exact"].evaluation_values(
+        "aer-noisy:fake_torino (100 test images, 1000 shots)", "accuracy") == [0.80, 0.78, 0.81]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"skipped an evaluation file: {damaged}: wrong shape (KeyError: 'results')"]

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from qdsformer.common import save_figure, write_csv, write_json, write_yaml
-from qdsformer.common.results import atomic_write_bytes
+from qdsformer.common.results import atomic_folder, atomic_write_bytes
 
 
 def test_json_csv_yaml_round_trip(tmp_path):
@@ -59,3 +59,20 @@ def test_save_figure_never_switches_the_backend(tmp_path, monkeypatch):
     path = save_figure(fig, tmp_path / "f" / "plot.png", close=True)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and calls == []
     assert "matplotlib" in sys.modules
+
+
+def test_atomic_folder_swaps_a_whole_set_or_leaves_everything_as_it_was(tmp_path):
+    target = tmp_path / "new" / "deeper" / "report"
+    with pytest.raises(RuntimeError), atomic_folder(target) as folder:
+        (folder / "a.csv").write_text("half")
+        raise RuntimeError("killed half way")
+    assert list(tmp_path.iterdir()) == []  # no temporary folder, no parent folder it made
+    with atomic_folder(target) as folder:
+        (folder / "a.csv").write_text("1")
+        (folder / "b.png").write_text("1")
+        assert not target.exists()  # nothing visible until the block ends
+    assert sorted(p.name for p in target.iterdir()) == ["a.csv", "b.png"]
+    with atomic_folder(target) as folder:
+        (folder / "a.csv").write_text("2")
+    assert [(p.name, p.read_text()) for p in target.iterdir()] == [("a.csv", "2")]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report"]  # old set removed

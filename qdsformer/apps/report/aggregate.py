@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from qdsformer.apps.report.collect import RunRecord
+from qdsformer.apps.report.mixing import check_same_config
 
 #: summary.json fields aggregated over seeds (accuracies as fractions, time in seconds)
 SUMMARY_FIELDS = ("val_acc", "best_val_acc", "test_acc", "train_seconds")
@@ -75,12 +77,20 @@ class Group:
 
 
 def aggregate(records: list[RunRecord]) -> list[Group]:
-    """Group ``records`` by cell; groups without a finished run are kept (n = 0) for the count."""
-    by_name: dict[str, list[RunRecord]] = {}
+    """Group ``records`` by cell; groups without a finished run are kept (n = 0) for the count.
+
+    Raises ValueError naming the differing keys when the finished runs of a cell differ in
+    their config beyond the seed (:mod:`qdsformer.apps.report.mixing`).
+    """
+    by_cell: dict[Path, list[RunRecord]] = {}
     for record in records:
-        by_name.setdefault(record.group, []).append(record)
+        by_cell.setdefault(record.cell_dir, []).append(record)
+    short = [runs[0].group for runs in by_cell.values()]
     groups = []
-    for name, runs in by_name.items():
+    for cell_dir, runs in by_cell.items():
+        # two cells of one short name (runs/kl-seed0 under two folders): the full path names them
+        name = runs[0].group if short.count(runs[0].group) == 1 else str(cell_dir)
         done = [r for r in runs if r.finished and r.history]
+        check_same_config(f"cell {name}", [(r.run_dir.name, r) for r in done])
         groups.append(Group(name, done, len(runs) - len(done)))
     return groups

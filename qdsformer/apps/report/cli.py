@@ -1,8 +1,16 @@
 """``qdsformer report DIR...``: tables and figures over the run folders under DIR.
 
 Runs are grouped by cell (a sweep's ``<sweep>/<cell>/seed<k>`` folders, or one run per group
-otherwise) and summarised as mean ± sample std over seeds: final and best validation accuracy,
-test accuracy, best and final epoch, time. ``--paper table1`` (or ``table_a3``, or a table file)
+otherwise); the finished seeds of a cell, and the cells pooled at one position of a paper table,
+must share their resolved config (``config.yaml``) but for the seed, else the report stops with
+an error naming the differing keys (the rule: :mod:`qdsformer.apps.report.mixing`). A run
+folder with a damaged or wrong-shaped file is skipped with a one-line warning naming the file
+(:mod:`qdsformer.apps.report.collect`). Every argument (``--paper``, ``--metric``,
+``--baseline``, ``--out``) is checked before anything is written, and the files are written as
+one set: into a temporary folder beside ``--out`` that then replaces it, so ``--out`` must be a
+new folder or a former report's. Cells are summarised as mean ± sample std over seeds: final
+and best validation accuracy, test accuracy (none from a run whose test split was empty), best
+and final epoch, time. ``--paper table1`` (or ``table_a3``, or a table file)
 lays our numbers out in the paper's orientation with the paper's beside them and the gap in
 units of our std. Without ``--paper``, each cell is compared with its sweep's cell named
 ``--baseline`` when there is one (``--baseline exact`` for a sweep of variants): difference in
@@ -24,7 +32,12 @@ from qdsformer.apps.report.aggregate import aggregate
 from qdsformer.apps.report.collect import collect_runs
 from qdsformer.apps.report.compare import versus_baseline, versus_cells, versus_markdown
 from qdsformer.apps.report.figures import curves_figure, depth_figure
-from qdsformer.apps.report.paper import available_tables, compare_to_paper, load_paper_table
+from qdsformer.apps.report.paper import (
+    available_tables,
+    compare_to_paper,
+    load_paper_table,
+    place_groups,
+)
 from qdsformer.apps.report.render import (
     cell_rows,
     cells_markdown,
@@ -32,7 +45,7 @@ from qdsformer.apps.report.render import (
     evaluations_markdown,
     pivot_markdown,
 )
-from qdsformer.common.results import atomic_write_text, write_csv
+from qdsformer.common.results import atomic_folder, atomic_write_text, write_csv
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,25 +56,85 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default=None,
                         help="summary field compared with the paper (default: the table's)")
     parser.add_argument("--out", default=None, help="output folder (default: <first DIR>/report)")
-    parser.add_argument("--baseline", default="softmax",
+    parser.add_argument("--baseline", default=None,
                         help="column every other operator is compared with, in the paper's "
                              "orientation; without --paper, the cell of each sweep every other "
-                             "cell is compared with (difference, in pooled std, Welch's t-test)")
+                             "cell is compared with (difference, in pooled std, Welch's t-test); "
+                             "default softmax where there is one; a name that matches nothing "
+                             "is an error")
     parser.add_argument("--no-figures", action="store_true", help="tables only")
 
 
+#: The files a report writes; an existing --out folder may hold nothing else (it is replaced).
+REPORT_FILE = re.compile(r"(report\.md|cells\.csv|evaluations\.csv|(paper|versus)_.+\.csv"
+                         r"|(curves|depth)_.+\.png)")
+#: Summary fields that --metric may name (accuracies, fractions).
+METRICS = ("val_acc", "best_val_acc", "test_acc")
+
+
+def _checked_out(args: argparse.Namespace) -> Path:
+    """The output folder: new, or a former report's folder (only report files in it)."""
+    out = Path(args.out) if args.out else Path(args.dirs[0]) / "report"
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    if out.is_dir():
+        other = sorted(p.name for p in out.iterdir()
+                       if not (p.is_file() and REPORT_FILE.fullmatch(p.name)))
+        if other:
+            raise ValueError(f"--out {out} holds files that are not a report's ({', '.join(other[:3])}"
+                             f"{', ...' if len(other) > 3 else ''}); a report replaces its whole "
+                             "folder, so give a new folder or a former report's")
+    return out
+
+
+def _checked_baseline(args: argparse.Namespace, groups, tables) -> str:
+    """--baseline, checked against the cells (or, with --paper, the tables' columns) it names."""
+    if tables:
+        names = sorted({column for table in tables
+                        for _, column in place_groups(groups, table.row_keys, table.column_key)})
+        what = "column of the paper tables' layout (" + ", ".join(
+            sorted({t.column_key for t in tables})) + ")"
+    else:
+        names = sorted({g.name.rpartition("/")[2] for g in groups if g.n})
+        what = "cell"
+    if args.baseline is not None and args.baseline not in names:
+        listed = ", ".join(names) if tables else ", ".join(g.name for g in groups if g.n)
+        raise ValueError(f"--baseline {args.baseline!r} names no {what}; there are: "
+                         f"{listed or 'none with finished runs'}")
+    return args.baseline or "softmax"
+
+
 def run(args: argparse.Namespace) -> int:
+    # every argument and input is checked before anything is written
     groups = aggregate(collect_runs(args.dirs))
     if not groups:
-        raise ValueError(f"no run folders (config.yaml) under {', '.join(args.dirs)}")
-    out = Path(args.out) if args.out else Path(args.dirs[0]) / "report"
-    out.mkdir(parents=True, exist_ok=True)
+        raise ValueError(f"no readable run folders (config.yaml) under {', '.join(args.dirs)}")
+    if len(set(args.paper)) != len(args.paper):
+        raise ValueError(f"--paper names a table twice: {', '.join(args.paper)}")
+    tables = [load_paper_table(name) for name in args.paper]
+    named = ([("--metric", args.metric)] if args.metric is not None
+             else [(f"paper table {t.name}: metric", t.metric) for t in tables])
+    for what, metric in named:
+        if metric not in METRICS:
+            raise ValueError(f"{what} {metric!r} is not one of {', '.join(METRICS)}")
+    for table in tables:  # raises when cells pooled at one table position differ in config
+        place_groups(groups, table.row_keys, table.column_key)
+    baseline = _checked_baseline(args, groups, tables)
+    out = _checked_out(args)
+    with atomic_folder(out) as folder:
+        text = _write_report(args, groups, tables, baseline, folder)
+    print(text)
+    print(f"report: {out}")
+    return 0
+
+
+def _write_report(args: argparse.Namespace, groups, tables, baseline: str, out: Path) -> str:
+    """Write every file of the report into ``out``; returns the text of ``report.md``."""
     sections = [f"# Report: {', '.join(args.dirs)}",
                 "Accuracies in %, mean ± sample std (ddof 1) over the finished seeds of each cell; "
                 "n counts finished seeds.", "", cells_markdown(groups)]
     write_csv(cell_rows(groups), out / "cells.csv")
-    for name in args.paper:
-        table = load_paper_table(name)
+    for table in tables:
         metric = args.metric or table.metric
         compared = compare_to_paper(groups, table, metric=metric)
         paper = {(tuple(str(v) for v in e["row"]), str(e["column"])): (e["mean"], e.get("std"))
@@ -73,12 +146,12 @@ def run(args: argparse.Namespace) -> int:
         if compared:
             write_csv(compared, out / f"paper_{table.name}.csv")
         versus = versus_baseline(groups, table.row_keys, table.column_key, metric,
-                                 baseline=args.baseline)
+                                 baseline=baseline)
         if versus:
-            sections += ["", f"Ours against `{args.baseline}` in the same row (`{metric}`): "
+            sections += ["", f"Ours against `{baseline}` in the same row (`{metric}`): "
                          "difference of means, in units of the pooled std, Welch's t-test "
                          "(two-sided; few seeds: little power).", "", versus_markdown(versus)]
-            write_csv(versus, out / f"versus_{args.baseline}_{table.name}.csv")
+            write_csv(versus, out / f"versus_{baseline}_{table.name}.csv")
         if not args.no_figures and table.column_key.endswith("n_layers") and compared:
             rows = {r["row"] for r in compared}
             for row in sorted(rows):
@@ -90,8 +163,8 @@ def run(args: argparse.Namespace) -> int:
                                    out / f"depth_{row.replace(' / ', '_')}.png", paper=curve,
                                    title=f"{row}: {metric} by circuit layers")
                 sections += ["", f"![depth curve]({fig.name})"]
-    if not args.paper:
-        sections += _versus_cells_sections(groups, args.baseline, out)
+    if not tables:
+        sections += _versus_cells_sections(groups, baseline, out)
     if any(g.evaluation_labels() for g in groups):
         sections += ["", "## Attention from circuit backends (`qdsformer evaluate`)",
                      "Accuracy with the attention of every layer estimated on the backend, beside "
@@ -99,8 +172,8 @@ def run(args: argparse.Namespace) -> int:
                      "- backend; agreement = predictions equal to the exact model's.", "",
                      evaluations_markdown(groups)]
         write_csv(evaluation_rows(groups), out / "evaluations.csv")
-        if not args.paper:
-            sections += _versus_cells_sections(groups, args.baseline, out, evaluations=True)
+        if not tables:
+            sections += _versus_cells_sections(groups, baseline, out, evaluations=True)
     if not args.no_figures:
         sweeps: dict[str, list] = {}
         for g in groups:
@@ -111,9 +184,7 @@ def run(args: argparse.Namespace) -> int:
             sections += ["", f"![{sweep} curves]({fig.name})"]
     text = "\n".join(sections) + "\n"
     atomic_write_text(out / "report.md", text)
-    print(text)
-    print(f"report: {out}")
-    return 0
+    return text
 
 
 def _versus_cells_sections(groups, baseline: str, out: Path, evaluations: bool = False

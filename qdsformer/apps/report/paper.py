@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from qdsformer.apps.report.aggregate import Group, mean_std
+from qdsformer.apps.report.mixing import check_same_config
 
 TABLES_DIR = Path(__file__).resolve().parents[1] / "paper_tables"
 
@@ -60,11 +61,19 @@ def group_position(group: Group, row_keys, column_key) -> tuple[tuple[str, ...],
 
 
 def place_groups(groups: list[Group], row_keys, column_key: str) -> dict[tuple, list[Group]]:
-    """Groups with finished runs and a value for ``column_key``, by (row, column) position."""
+    """Groups with finished runs and a value for ``column_key``, by (row, column) position.
+
+    The runs of the groups that share a position are pooled, so they must be one config
+    (seed keys aside); raises ValueError naming the cells and keys otherwise.
+    """
     placed: dict[tuple, list[Group]] = {}
     for group in groups:
         if group.n and group.config_value(column_key) is not None:
             placed.setdefault(group_position(group, row_keys, column_key), []).append(group)
+    for (row, column), members in placed.items():
+        if len(members) > 1:
+            check_same_config(f"table position {' / '.join(row)}, {column}",
+                              [(g.name, r) for g in members for r in g.runs])
     return placed
 
 

@@ -11,8 +11,14 @@ def _pm(mean: float, std: float | None, digits: int = 1) -> str:
 
 
 def _pct(group: Group, field: str) -> str:
+    """``field`` in %, mean ± std; ``(n=k)`` when only k of the cell's finished seeds have it
+    (a run without that number, e.g. an empty test split); ``-`` when none has it."""
     stat = group.stat(field)
-    return "-" if stat is None else _pm(100 * stat[0], None if stat[1] is None else 100 * stat[1], 2)
+    if stat is None:
+        return "-"
+    count = len(group.values(field))
+    return (_pm(100 * stat[0], None if stat[1] is None else 100 * stat[1], 2)
+            + (f" (n={count})" if count < group.n else ""))
 
 
 def cell_rows(groups: list[Group]) -> list[dict]:
