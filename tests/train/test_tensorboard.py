@@ -7,9 +7,10 @@ import importlib.util
 
 import pytest
 import torch
+import yaml
 
 from qdsformer.cli import main
-from qdsformer.models import load_checkpoint
+from qdsformer.models import load_checkpoint, save_checkpoint
 from qdsformer.train.config import load_config
 from qdsformer.train.engine import build_loaders, build_model, fit
 from qdsformer.train.tensorboard import MISSING, SCALAR_TAGS, TENSORBOARD_DIR
@@ -120,3 +121,21 @@ def test_tensorboard_not_installed_is_a_clear_error_before_any_folder(tmp_path, 
         fit(config)
     assert str(caught.value) == f"invalid config: {MISSING}"
     assert not (tmp_path / "out").exists()
+
+
+def test_runs_made_before_run_log_existed_still_resume(tmp_path):
+    run_dir = tmp_path / "old"
+    args = ["--set=optim.epochs=2", "--set=data.train_limit=100", "--set=run.progress=false",
+            "--set=attention.name=softmax"]
+    assert main(["train", *args, "--run-dir", str(run_dir), "--stop-after-epochs", "1"]) == 0
+    state = load_checkpoint(run_dir)  # make it look like a run of the previous version
+    del state["config"]["run"]["log"]
+    save_checkpoint(state, run_dir / "checkpoint.pt")
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    del saved["run"]["log"]
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert main(["train", "--resume", str(run_dir), "--set", "run.log=tensorboard"]) == 0
+    rows = _rows(run_dir)
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert rows[0]["attn_marginal_error"] == "" and float(rows[1]["attn_marginal_error"]) > 0.05
+    assert [step for step, _ in _events(run_dir)["lr"]] == [2]
