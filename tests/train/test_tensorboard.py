@@ -134,8 +134,16 @@ def test_runs_made_before_run_log_existed_still_resume(tmp_path):
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     del saved["run"]["log"]
     (run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
-    assert main(["train", "--resume", str(run_dir), "--set", "run.log=tensorboard"]) == 0
-    rows = _rows(run_dir)
-    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert main(["train", "--resume", str(run_dir)]) == 0
+    assert [int(r["epoch"]) for r in _rows(run_dir)] == [1, 2]
+    assert load_checkpoint(run_dir)["epoch"] == 2
+
+
+def test_python_api_may_switch_logging_on_when_resuming(tmp_path):
+    config = load_config(None, [*QUICK[:-1], "attention.name=softmax"])
+    fit(config, run_dir=tmp_path / "r", stop_after_epochs=1)
+    fit(load_config(None, [*QUICK, "attention.name=softmax"]), run_dir=tmp_path / "r",
+        resume=True)
+    rows = _rows(tmp_path / "r")
     assert rows[0]["attn_marginal_error"] == "" and float(rows[1]["attn_marginal_error"]) > 0.05
-    assert [step for step, _ in _events(run_dir)["lr"]] == [2]
+    assert [step for step, _ in _events(tmp_path / "r")["lr"]] == [2]
