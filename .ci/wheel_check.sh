@@ -16,7 +16,12 @@ PY=${PYTHON:-python}
 work=$(mktemp -d "${TMPDIR:-/tmp}/qdsformer-wheel.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-"$PY" -m build --outdir "$work/dist" "$repo" >"$work/build.log" 2>&1 || {
+# build from a copy of the files git tracks (or would track), as in the working tree, so no
+# stale build/ or *.egg-info of an earlier build can add files the configuration would not
+mkdir "$work/src"
+git -C "$repo" ls-files -z --cached --others --exclude-standard |
+  tar -C "$repo" --null --ignore-failed-read -T - -cf - | tar -C "$work/src" -xf -
+"$PY" -m build --outdir "$work/dist" "$work/src" >"$work/build.log" 2>&1 || {
   cat "$work/build.log" >&2; echo "wheel_check: python -m build failed" >&2; exit 1; }
 wheel=$(ls "$work"/dist/qdsformer-*.whl)
 ls "$work"/dist/qdsformer-*.tar.gz >/dev/null
