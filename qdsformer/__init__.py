@@ -1,6 +1,6 @@
 """qdsformer: doubly stochastic attention, classical and quantum, in small Vision Transformers.
 
-Two strata (docs/ARCHITECTURE.md). The library: ``common`` (registry, results I/O, settings),
+Two strata (docs/architecture.md). The library: ``common`` (registry, results I/O, settings),
 ``ot`` (the one Sinkhorn kernel and friends), ``divergences``, ``quantum`` (ansaetze, simulator,
 readout, export), ``data``, ``attention`` (normalisers behind one interface), ``models``,
 ``kd`` (distillation losses), ``hardware`` (circuits on simulators and IBM backends),

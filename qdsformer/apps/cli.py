@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qdsformer import __version__
 from qdsformer.apps.errors import EXPECTED_ERRORS, one_line
 from qdsformer.common.registry import Registry
 from qdsformer.common.trust import trusted_checkpoints
@@ -85,6 +86,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         prog="qdsformer",
         description="Doubly stochastic attention, classical and quantum, in small ViTs.",
     )
+    parser.add_argument("--version", action="version", version=f"qdsformer {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of one line")

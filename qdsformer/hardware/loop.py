@@ -127,8 +127,13 @@ def evaluate_attention_backends(model: nn.Module, layers: Sequence[nn.Module],
         labels: (N,) int.
         backends: circuit backends, e.g. ``["aer", "aer-noisy:fake_nairobi"]``.
         shots: shots per circuit.
-        seed, optimization_level, dynamical_decoupling, twirling, readout_mitigation,
-            ibm_channel, service: as in :func:`qdsformer.hardware.run_dsm`.
+        seed: as in :func:`qdsformer.hardware.run_dsm`.
+        optimization_level: as in :func:`qdsformer.hardware.run_dsm`.
+        dynamical_decoupling: as in :func:`qdsformer.hardware.run_dsm`.
+        twirling: as in :func:`qdsformer.hardware.run_dsm`.
+        readout_mitigation: as in :func:`qdsformer.hardware.run_dsm`.
+        ibm_channel: as in :func:`qdsformer.hardware.run_dsm`.
+        service: as in :func:`qdsformer.hardware.run_dsm`.
         mitigate: Birkhoff-project each estimated matrix before it is used.
         layout: Bell-pair layout.
 

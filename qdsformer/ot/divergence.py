@@ -54,8 +54,10 @@ def entropic_ot(
     """Entropic OT value OT_eps between weighted clouds (x, a) and (y, b).
 
     Args:
-        x: points (..., n, d); y: points (..., m, d).
-        a, b: weights (..., n), (..., m), default uniform.
+        x: points (..., n, d).
+        y: points (..., m, d).
+        a: weights of ``x`` (..., n), default uniform.
+        b: weights of ``y`` (..., m), default uniform.
         epsilon: entropic regularisation, in units of the cost.
         p: cost ||x - y||_2^p (ignored when ``cost_fn`` is given).
         cost_fn: the ground cost, a name from :data:`qdsformer.ot.costs.COSTS` or a callable, overrides ``p``.
@@ -63,8 +65,9 @@ def entropic_ot(
             (1e-6 float64, 1e-4 float32); :func:`~qdsformer.ot.sinkhorn` warns
             (:class:`~qdsformer.ot.ConvergenceWarning`) if it is not reached within
             ``n_iters``; None: run exactly ``n_iters`` half-steps (e.g. a fixed-cost loss).
-        n_iters, grad, **sinkhorn_kwargs: passed to :func:`qdsformer.ot.sinkhorn` (``n_iters``
-            caps the half-steps).
+        n_iters: passed to :func:`qdsformer.ot.sinkhorn`; caps the half-steps.
+        grad: passed to :func:`qdsformer.ot.sinkhorn`.
+        **sinkhorn_kwargs: passed to :func:`qdsformer.ot.sinkhorn`.
 
     Returns:
         OT_eps, shape (...).
@@ -93,11 +96,12 @@ def sinkhorn_divergence(
 ) -> torch.Tensor:
     """Debiased Sinkhorn divergence S_eps = OT_eps(a, b) - (OT_eps(a, a) + OT_eps(b, b)) / 2.
 
+    The arguments other than ``init`` are those of :func:`entropic_ot`.
+
     Args:
         init: warm starts of the three sub-problems, each a pair (f, g) of potentials or None:
             a mapping with keys among ``"xy"`` ((n,), (m,)), ``"xx"`` ((n,), (n,)) and
             ``"yy"`` ((m,), (m,)), or a 3-sequence in that order. Default: cold starts.
-        others: as :func:`entropic_ot`.
 
     Returns:
         S_eps >= 0 (up to the solver tolerance), shape (...); exactly 0 when x == y, a == b.

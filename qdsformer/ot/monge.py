@@ -46,7 +46,8 @@ def monge_gap(
         cost_fn: ground cost c (name or callable), see :func:`qdsformer.ot.costs.pairwise_cost`.
         epsilon: entropic regularisation of the OT term, in units of the cost. The estimator
             is biased by O(epsilon log n) (negative for an optimal map); keep epsilon small.
-        tol, **sinkhorn_kwargs: passed to :func:`qdsformer.ot.entropic_ot` (default tol by dtype).
+        tol: passed to :func:`qdsformer.ot.entropic_ot` (default tol by dtype).
+        **sinkhorn_kwargs: passed to :func:`qdsformer.ot.entropic_ot`.
 
     Returns:
         M_hat, shape (...).
@@ -121,7 +122,11 @@ def fit_monge_map(
         epsilon: entropic regularisation of both terms.
         steps: optimisation steps; each draws ``batch_size`` samples from each cloud.
         lr: Adam learning rate.
-        batch_size, hidden, depth, seed, cost_fn: mini-batch size, MLP shape, RNG seed, ground cost.
+        batch_size: mini-batch size.
+        hidden: width of the MLP map.
+        depth: hidden layers of the MLP map.
+        seed: RNG seed.
+        cost_fn: ground cost (name or callable).
 
     Returns:
         MongeFit with the map (eval mode) and per-step loss, divergence and gap.

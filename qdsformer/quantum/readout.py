@@ -1,6 +1,6 @@
 """From circuit to attention: angle encoding, the block-sum readout and the padding correction.
 
-QontOT (Born et al., "Quantum Doubly Stochastic Transformers", 2025; DESIGN.md section 4):
+QontOT (Born et al., "Quantum Doubly Stochastic Transformers", 2025; docs/quantum.md):
 
     angles = theta * tile(vec(M), n_params)                         (encoding)
     P[i, j] = (1/m) sum_{a, b} |V[(i, a), (j, b)]|^2,  m = 2^q_a     (readout)

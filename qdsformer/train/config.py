@@ -109,13 +109,18 @@ class MixedConfig:
 
 @dataclass
 class RunConfig:
-    """Seed, device (auto = CUDA when present), where results go, progress bar."""
+    """Seed, device (auto = CUDA when present), where results go, progress bar, logging.
+
+    ``log``: ``"none"`` or ``"tensorboard"`` (event files in ``<run>/tensorboard/`` beside
+    metrics.csv; the optional ``tensorboard`` package, :mod:`qdsformer.train.tensorboard`).
+    """
 
     seed: int = 0
     device: str = "auto"
     out_dir: str = "results"
     run_name: str | None = None
     progress: bool = True
+    log: str = "none"
 
 
 @dataclass

@@ -65,6 +65,7 @@ from qdsformer.train.multilabel import (
 )
 from qdsformer.train.resume import check_resume_consistency
 from qdsformer.train.schedules import warmup_cosine_lr
+from qdsformer.train.tensorboard import MARGINAL_FIELD, TensorBoardLog, marginal_fields
 from qdsformer.train.validate import validate_config
 
 log = logging.getLogger(__name__)
@@ -286,6 +287,9 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
     multilabel = loaders["val"].dataset.multilabel
     fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else []) + \
         (["val_micro_f1"] if multilabel else [])
+    board = TensorBoardLog.from_config(config, run_dir, start_epoch,  # run.log: tensorboard
+                                       loaders["val"].dataset.images, device) if ctx.is_main else None
+    fields += marginal_fields(config, history)
     if resume and ctx.is_main:  # metrics.csv may lag one epoch (killed between the two writes)
         write_csv(history, run_dir / "metrics.csv", fieldnames=fields)
 
@@ -294,6 +298,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
     epochs_run = 0
     for epoch in range(start_epoch, config.optim.epochs):
         if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
+            if board is not None:
+                board.close()
             return {"run_dir": str(run_dir), "finished": False, "epoch": epoch}
         started = time.perf_counter()
         train_stats = _train_epoch(model, loaders["train"], optimizer, loss_fn, config, epoch,
@@ -315,6 +321,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         if mixed is not None:
             row["mixed_loss_before"] = phase.loss_before if phase else math.nan
             row["mixed_loss_after"] = phase.loss_after if phase else math.nan
+        if board is not None:
+            row[MARGINAL_FIELD] = board.marginal_error(plain_model)
         scheduler.step()
         history.append(row)
         if ctx.is_main:
@@ -325,9 +333,13 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
                 ckpt_path,
             )
             write_csv(history, run_dir / "metrics.csv", fieldnames=fields)
+            if board is not None:
+                board.write(row)
         log.info("epoch %d/%d train_acc %.4f val_acc %.4f (%.1fs)", epoch + 1,
                  config.optim.epochs, row["train_acc"], row["val_acc"], row["epoch_seconds"])
         epochs_run += 1
+    if board is not None:
+        board.close()
 
     test_stats = evaluate(model, loaders["test"], device=device, ctx=ctx)
     summary = {

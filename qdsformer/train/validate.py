@@ -26,6 +26,7 @@ from qdsformer.data.datasets import CROSS_VALIDATED, dataset_image_shape
 from qdsformer.models.vit import PRESETS
 from qdsformer.train.device import resolve_device
 from qdsformer.train.mixed import validate_mixed_settings
+from qdsformer.train.tensorboard import run_log_problems
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("multistep", "cosine", "none")
@@ -173,6 +174,7 @@ def validate_config(config, run_dir: str | Path | None = None, *, check_device: 
     for key in ("train_limit", "val_limit", "test_limit"):
         _int_at_least(problems, f"data.{key}", getattr(data, key), 1, optional=True)
     _check_folds(problems, data)
+    problems.extend(run_log_problems(config.run.log))
     if check_device:
         try:
             resolve_device(config.run.device)

@@ -38,3 +38,19 @@ def test_help_lists_every_command(capsys):
     text = capsys.readouterr().out
     for name in COMMANDS.names():
         assert name in text
+
+
+def test_version_prints_the_package_version_and_loads_nothing_heavy():
+    code = ("import sys\n"
+            "from qdsformer.apps.cli import main\n"
+            "try:\n"
+            "    main(['--version'])\n"
+            "except SystemExit as stop:\n"
+            "    assert stop.code == 0, stop.code\n"
+            "heavy = [m for m in sys.modules if m.startswith(('timm', 'qiskit', 'pennylane',"
+            " 'torch', 'qdsformer.train', 'qdsformer.models'))]\n"
+            "print(heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    import qdsformer
+
+    assert out.stdout.splitlines() == [f"qdsformer {qdsformer.__version__}", "[]"]

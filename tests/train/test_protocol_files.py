@@ -118,7 +118,7 @@ def test_ansatz_table_and_sweep_cover_the_paper_table_a1():
     paper = {(e["row"][0], e["column"]): e["mean"] for e in table["entries"]}
     assert set(paper) == {(a, n) for a in ("simple", "parted", "centrosymmetric", "trotter")
                           for n in (1, 8)}
-    assert paper["centrosymmetric", 1] == 86.4 and paper["trotter", 8] == 88.4  # REFERENCE.md
+    assert paper["centrosymmetric", 1] == 86.4 and paper["trotter", 8] == 88.4  # the paper, Table A1
     assert {a for a, _ in paper} <= set(list_ansaetze())
     cells = expand(load_sweep(SWEEPS / "fmnist_ansatz.yaml"))
     # simple's 1- and 8-layer cells are those of the circuit-depth sweep (same protocol)
