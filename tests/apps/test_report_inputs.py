@@ -244,7 +244,7 @@ def test_a_bad_paper_name_writes_nothing(two_cells, capsys):
     assert report(two_cells, "--paper", "table99") == 2
     assert error_line(capsys) == (
         "qdsformer report: error: unknown paper table 'table99'; bundled: fig4a, table1, "
-        "table2, table_a1, table_a3 (or give a table file's path)")
+        "table2, table_a1, table_a2, table_a3 (or give a table file's path)")
     assert unchanged(out, files)
 
 
@@ -309,3 +309,19 @@ def test_the_report_replaces_its_folder_as_one_set(two_cells, monkeypatch):
     nested = two_cells / "new" / "deeper" / "report"
     assert report(two_cells, "--out", str(nested)) == 2
     assert not (two_cells / "new").exists()
+
+
+def test_a_key_an_older_run_lacks_counts_as_its_default(tmp_path, capsys):
+    """A run written before a config key existed (no ``data.fold``) averages with a new run at
+    that key's default, and not with one that sets another value."""
+    old = config(run_seed=0)
+    new = config(run_seed=1)
+    new["data"].update(fold=0, n_folds=5)
+    make_run(tmp_path, "softmax", 0, old)
+    make_run(tmp_path, "softmax", 1, new)
+    assert report(tmp_path) == 0
+    other = config(run_seed=2)
+    other["data"].update(fold=0, n_folds=3)
+    make_run(tmp_path, "softmax", 2, other)
+    assert report(tmp_path) == 2
+    assert "data.n_folds = 5 (seed0, seed1) / 3 (seed2)" in error_line(capsys)

@@ -13,7 +13,11 @@ folder's ``config.yaml`` flattened to dotted keys:
   every one of them is a seed key and ignored (a sweep's ``seed_keys``, e.g. ``attention.kwargs.seed``,
   are not stored in run folders; this finds them). A value that merely equals the seed in some
   runs (``n_layers: 1`` at seed 1) is not a seed key: it must then agree like any other key;
-- every other key must have the same value in every compared run (absent counts as a value).
+- every other key must have the same value in every compared run. A key that a run's
+  ``config.yaml`` lacks counts as its dataclass default (:class:`qdsformer.train.config.Config`;
+  runs written before a key existed compare equal to new runs at its default); a key with no
+  default (inside ``*.kwargs``, or of another command's config) counts as absent, a value of
+  its own.
 
 Runs that break the rule are an error naming the differing keys, never split or averaged.
 """
@@ -23,10 +27,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from qdsformer.apps.report.collect import RunRecord
+from qdsformer.train.config import Config, to_dict
 
 #: Keys that say where or how a run was done, not what was trained.
 BOOKKEEPING_KEYS = frozenset({"experiment", "run.seed", "run.out_dir", "run.run_name",
-                              "run.device", "run.progress", "data.root", "data.download"})
+                              "run.device", "run.progress", "run.log", "data.root",
+                              "data.download"})
 
 _ABSENT = "<absent>"
 
@@ -41,6 +47,12 @@ def flatten(config: dict, prefix: str = "") -> dict[str, object]:
         else:
             flat[dotted] = value
     return flat
+
+
+def _defaults() -> dict[str, object]:
+    """The training config's dataclass defaults as dotted keys, the free-form kwargs aside."""
+    return {key: value for key, value in flatten(to_dict(Config())).items()
+            if "kwargs" not in key.split(".")}
 
 
 def _is_seed(value: object, seed: object) -> bool:
@@ -58,6 +70,10 @@ def config_differences(runs: Iterable[tuple[str, RunRecord]]) -> dict[str, dict[
     flats = [(label, flatten(record.config), record.get("run.seed")) for label, record in runs]
     if len(flats) < 2:
         return {}
+    defaults = _defaults()
+    flats = [(label, {**{k: v for k, v in defaults.items() if k not in flat and
+                         not any(o.startswith(k + ".") for o in flat)}, **flat}, seed)
+             for label, flat, seed in flats]
     keys = sorted(set().union(*(flat for _, flat, _ in flats)) - BOOKKEEPING_KEYS)
     varied_seeds = len({repr(seed) for _, _, seed in flats}) > 1
     differences = {}
