@@ -107,13 +107,15 @@ class MixedConfig:
 
 @dataclass
 class RunConfig:
-    """Seed, device (auto = CUDA when present), where results go, progress bar."""
+    """Seed, device (auto = CUDA when present), where results go, progress bar, and
+    ``compile``: train under ``torch.compile`` (:mod:`qdsformer.train.compile`)."""
 
     seed: int = 0
     device: str = "auto"
     out_dir: str = "results"
     run_name: str | None = None
     progress: bool = True
+    compile: bool = False
 
 
 @dataclass

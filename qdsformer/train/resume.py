@@ -7,7 +7,8 @@ between the two writes), never ahead of it. On resume, :func:`check_resume_consi
 accepts exactly these states:
 
 - config: the checkpoint's stored config equals ``config.yaml``'s and the config being
-  resumed (``run.progress``, a display option that ``--no-progress`` changes, is ignored);
+  resumed (``run.progress``, a display option that ``--no-progress`` changes, and
+  ``run.compile``, which changes how the same step runs, are ignored);
 - metrics: ``metrics.csv`` holds the first ``epoch`` or ``epoch - 1`` rows of the
   checkpoint's history (missing counts as 0 rows), with the same numbers.
 
@@ -26,7 +27,7 @@ from qdsformer.models import CHECKPOINT_NAME
 from qdsformer.train.config import load_config, to_dict
 
 #: Config keys that may differ between the saved run and its resumption.
-RESUMABLE_KEYS = frozenset({"run.progress"})
+RESUMABLE_KEYS = frozenset({"run.progress", "run.compile"})
 _COMPARED_METRICS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
 

@@ -157,6 +157,8 @@ def validate_config(config, run_dir: str | Path | None = None, *, check_device: 
     _int_at_least(problems, "data.batch_size", data.batch_size, 1)
     for key in ("train_limit", "val_limit", "test_limit"):
         _int_at_least(problems, f"data.{key}", getattr(data, key), 1, optional=True)
+    if not isinstance(config.run.compile, bool):
+        problems.append(f"run.compile must be true or false, got {config.run.compile!r}")
     if check_device:
         try:
             resolve_device(config.run.device)
