@@ -167,9 +167,11 @@ class LOTAttention(QKNormalizer):
         self.mass_temperature = float(mass_temperature)
         self.linear_from = linear_from
         gen = torch.Generator().manual_seed(seed)
-        points = torch.randn(num_heads, r, head_dim, generator=gen) / math.sqrt(head_dim)
+        # drawn on the host (seeded CPU generator); .to() moves the parameters
+        points = torch.randn(num_heads, r, head_dim, generator=gen, device="cpu") / math.sqrt(
+            head_dim)
         self.pivots = nn.Parameter(points)  # (H, r, d)
-        logits = torch.zeros(num_heads, r)  # (H, r): uniform masses at the start
+        logits = torch.zeros(num_heads, r, device="cpu")  # (H, r): uniform masses at the start
         if learn_masses:
             self.mass_logits = nn.Parameter(logits)
         else:

@@ -105,7 +105,8 @@ class QontOT(Normalizer):
         self.seed = seed
         self.max_qubits = max_qubits
         gen = torch.Generator().manual_seed(seed)
-        theta = torch.rand(largest.n_params, generator=gen) * 2 - 1  # (n_params_max,) U(-1, 1)
+        # (n_params_max,) U(-1, 1), drawn on the host (seeded CPU generator); .to() moves it
+        theta = torch.rand(largest.n_params, generator=gen, device="cpu") * 2 - 1
         if self.trainable:
             self.theta = nn.Parameter(theta)
         else:

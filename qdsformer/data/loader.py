@@ -36,9 +36,9 @@ class BatchLoader:
         n = len(self.dataset)
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(n, generator=gen)
+            order = torch.randperm(n, generator=gen, device="cpu")  # host data, host order
         else:
-            order = torch.arange(n)
+            order = torch.arange(n, device="cpu")
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             yield self.dataset.images[idx], self.dataset.labels[idx]

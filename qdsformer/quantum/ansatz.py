@@ -112,7 +112,6 @@ def _kind_blocks(theta: torch.Tensor, groups: tuple, transposed: torch.Tensor) -
     ctype = (torch.ones((), dtype=theta.dtype) * 1j).dtype
     out = torch.empty(*theta.shape[:-1], 4, 4, dtype=ctype, device=theta.device)  # (N, K, 4, 4)
     for kind, index in groups:
-        index = index.to(theta.device)
         out[..., index, :, :] = kind.matrices(theta[..., index, :], transposed[index])
     return out
 
@@ -149,15 +148,21 @@ class Ansatz:
             raise RuntimeError(f"{type(self).__name__}: parameter indices must be 0..n-1")
         self.n_params = len(used)
         width = max(blk.kind.n_params for blk in self.blocks)
+        # layout tables, built on the host; _tables(device) copies them once per device
         # (K, p): each block's angle indices, padded with its first index (never read)
         self._param_index = torch.tensor(
-            [blk.params + (blk.params[0],) * (width - len(blk.params)) for blk in self.blocks])
-        self._transposed = torch.tensor([blk.transposed for blk in self.blocks])  # (K,)
+            [blk.params + (blk.params[0],) * (width - len(blk.params)) for blk in self.blocks],
+            device="cpu")
+        self._transposed = torch.tensor([blk.transposed for blk in self.blocks],
+                                        device="cpu")  # (K,)
         self._block_qubits = tuple(blk.qubit for blk in self.blocks)
         kinds = list(dict.fromkeys(blk.kind for blk in self.blocks))
         self._kind_groups = tuple(
-            (kind, torch.tensor([k for k, blk in enumerate(self.blocks) if blk.kind == kind]))
+            (kind, torch.tensor([k for k, blk in enumerate(self.blocks) if blk.kind == kind],
+                                device="cpu"))  # (k,)
             for kind in kinds)
+        self._on_device: dict[torch.device, tuple] = {
+            torch.device("cpu"): (self._param_index, self._transposed, self._kind_groups)}
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n_qubits={self.n_qubits}, n_layers={self.n_layers}, "
@@ -186,22 +191,36 @@ class Ansatz:
             raise ValueError(f"{self!r}: angles must have shape (..., {self.n_params}), "
                              f"got {tuple(angles.shape)}")
 
-    def _block_angles(self, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """angles (..., n_params) -> each block's angles (..., K, p) and transposed (K,)."""
-        self._check_angles(angles)
-        theta = angles[..., self._param_index.to(angles.device)]  # (..., K, p)
-        return theta, self._transposed.to(angles.device)
+    def _tables(self, device: torch.device) -> tuple:
+        """The layout tables (param index, transposed, kind groups) on ``device``.
 
-    def _make_blocks(self, transposed: torch.Tensor):
+        Copied once per device and kept, so a step on a GPU makes no host-to-device copies
+        (and a captured CUDA graph none either).
+        """
+        tables = self._on_device.get(device)
+        if tables is None:
+            tables = (self._param_index.to(device), self._transposed.to(device),
+                      tuple((kind, index.to(device)) for kind, index in self._kind_groups))
+            self._on_device[device] = tables
+        return tables
+
+    def _block_angles(self, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+        """angles (..., n_params) -> each block's angles (..., K, p), transposed (K,), groups."""
+        self._check_angles(angles)
+        param_index, transposed, groups = self._tables(angles.device)
+        return angles[..., param_index], transposed, groups  # (..., K, p), (K,)
+
+    @staticmethod
+    def _make_blocks(transposed: torch.Tensor, groups: tuple):
         """The map per-block angles (N, K, p) -> block unitaries (N, K, 4, 4)."""
-        if len(self._kind_groups) == 1:
-            return partial(self._kind_groups[0][0].matrices, transposed=transposed)
-        return partial(_kind_blocks, groups=self._kind_groups, transposed=transposed)
+        if len(groups) == 1:
+            return partial(groups[0][0].matrices, transposed=transposed)
+        return partial(_kind_blocks, groups=groups, transposed=transposed)
 
     def block_unitaries(self, angles: torch.Tensor) -> torch.Tensor:
         """angles (..., n_params) -> the blocks' 4x4 unitaries (..., K, 4, 4), in order."""
-        theta, transposed = self._block_angles(angles)
-        return self._make_blocks(transposed)(theta)  # (..., K, 4, 4)
+        theta, transposed, groups = self._block_angles(angles)
+        return self._make_blocks(transposed, groups)(theta)  # (..., K, 4, 4)
 
     def unitary(self, angles: torch.Tensor) -> torch.Tensor:
         """The circuit unitary V for each angle vector.
@@ -214,9 +233,10 @@ class Ansatz:
             Differentiable through the adjoint-method simulator: backward memory does not
             grow with the number of layers.
         """
-        theta, transposed = self._block_angles(angles)  # (..., K, p), (K,)
+        theta, transposed, groups = self._block_angles(angles)  # (..., K, p), (K,)
         return apply_blocks(theta, self._block_qubits, self.n_qubits,
-                            make_blocks=self._make_blocks(transposed), param_ndim=1)  # (..., D, D)
+                            make_blocks=self._make_blocks(transposed, groups),
+                            param_ndim=1)  # (..., D, D)
 
     # ----------------------------------------------------------------- export
     def gates(self, blocks: Sequence[Block] | None = None) -> list[Gate]:

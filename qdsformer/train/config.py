@@ -109,10 +109,11 @@ class MixedConfig:
 
 @dataclass
 class RunConfig:
-    """Seed, device (auto = CUDA when present), where results go, progress bar, logging.
+    """Seed, device (auto = CUDA when present), where results go, progress bar, logging, compiling.
 
     ``log``: ``"none"`` or ``"tensorboard"`` (event files in ``<run>/tensorboard/`` beside
     metrics.csv; the optional ``tensorboard`` package, :mod:`qdsformer.train.tensorboard`).
+    ``compile``: train under ``torch.compile`` (:mod:`qdsformer.train.compile`).
     """
 
     seed: int = 0
@@ -121,6 +122,7 @@ class RunConfig:
     run_name: str | None = None
     progress: bool = True
     log: str = "none"
+    compile: bool = False
 
 
 @dataclass

@@ -19,6 +19,9 @@ metrics.csv, so a kill between the two leaves metrics.csv one epoch behind; ``re
 that, refuses files of different runs (:mod:`qdsformer.train.resume`), rewrites metrics.csv
 from the checkpoint's history and removes temporary files of killed writes.
 
+``run.compile: true`` steps ``torch.compile(model)`` instead (CUDA graphs on CUDA;
+:mod:`qdsformer.train.compile`); the checkpoint holds the plain model either way.
+
 Resuming restores every random state and the epoch-seeded batch order, so a resumed run ends
 with the same weights and numbers as an uninterrupted one. ``loss_fn(model, images, labels) ->
 (loss, logits)`` replaces cross-entropy, which lets distillation reuse this loop.
@@ -52,6 +55,7 @@ from qdsformer.data.datasets import (
     dataset_options,
 )
 from qdsformer.models import CHECKPOINT_NAME, build_vit, load_checkpoint, save_checkpoint
+from qdsformer.train.compile import compile_model
 from qdsformer.train.config import Config, save_config, to_dict
 from qdsformer.train.ddp import DistributedContext, context_from_env
 from qdsformer.train.device import resolve_device
@@ -283,6 +287,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
     model = ctx.wrap(plain_model)
+    if config.run.compile:  # checkpoints keep plain_model's weights: no _orig_mod. prefixes
+        model = compile_model(model, device)
     mixed = MixedPhase.from_config(config, plain_model, loaders["train"].dataset, device)
     multilabel = loaders["val"].dataset.multilabel
     fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else []) + \

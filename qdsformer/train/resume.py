@@ -6,9 +6,10 @@ atomically. A kill can therefore leave ``metrics.csv`` one epoch behind the chec
 between the two writes), never ahead of it. On resume, :func:`check_resume_consistency`
 accepts exactly these states:
 
-- config: the checkpoint's stored config equals ``config.yaml``'s and the config being
-  resumed (``run.progress``, a display option that ``--no-progress`` changes, and ``run.log``,
-  an output option that runs made before it existed lack, are ignored);
+- config: the checkpoint's stored config (keys added since it was saved at their defaults)
+  equals ``config.yaml``'s and the config being resumed (``run.progress``, a display option that ``--no-progress`` changes, ``run.log``,
+  an output option that runs made before it existed lack, and ``run.compile``, which changes
+  how the same step runs, are ignored);
 - metrics: ``metrics.csv`` holds the first ``epoch`` or ``epoch - 1`` rows of the
   checkpoint's history (missing counts as 0 rows), with the same numbers.
 
@@ -24,10 +25,10 @@ import math
 from pathlib import Path
 
 from qdsformer.models import CHECKPOINT_NAME
-from qdsformer.train.config import load_config, to_dict
+from qdsformer.train.config import from_dict, load_config, to_dict
 
 #: Config keys that may differ between the saved run and its resumption.
-RESUMABLE_KEYS = frozenset({"run.progress", "run.log"})
+RESUMABLE_KEYS = frozenset({"run.progress", "run.log", "run.compile"})
 _COMPARED_METRICS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
 
@@ -90,6 +91,11 @@ def check_resume_consistency(run_dir: str | Path, config, state: dict) -> None:
     stored = state.get("config")
     if not isinstance(stored, dict):
         raise ValueError(f"cannot resume {run_dir}: {CHECKPOINT_NAME} holds no config")
+    try:  # keys added to the config since the run was saved take their defaults
+        stored = to_dict(from_dict(type(config), stored))
+    except ValueError as err:
+        raise ValueError(f"cannot resume {run_dir}: {CHECKPOINT_NAME} holds a config this "
+                         f"version cannot read ({err})") from None
     differences = config_differences(saved, stored)
     if differences:
         raise _mismatch(run_dir, "config.yaml", CHECKPOINT_NAME, differences)

@@ -175,6 +175,8 @@ def validate_config(config, run_dir: str | Path | None = None, *, check_device: 
         _int_at_least(problems, f"data.{key}", getattr(data, key), 1, optional=True)
     _check_folds(problems, data)
     problems.extend(run_log_problems(config.run.log))
+    if not isinstance(config.run.compile, bool):
+        problems.append(f"run.compile must be true or false, got {config.run.compile!r}")
     if check_device:
         try:
             resolve_device(config.run.device)

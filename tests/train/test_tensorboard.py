@@ -123,16 +123,19 @@ def test_tensorboard_not_installed_is_a_clear_error_before_any_folder(tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
-def test_runs_made_before_run_log_existed_still_resume(tmp_path):
+def test_runs_made_before_newer_keys_existed_still_resume(tmp_path):
+    """Keys added since (run.log, run.compile, data.fold, data.n_folds) take their defaults."""
     run_dir = tmp_path / "old"
     args = ["--set=optim.epochs=2", "--set=data.train_limit=100", "--set=run.progress=false",
             "--set=attention.name=softmax"]
     assert main(["train", *args, "--run-dir", str(run_dir), "--stop-after-epochs", "1"]) == 0
     state = load_checkpoint(run_dir)  # make it look like a run of the previous version
-    del state["config"]["run"]["log"]
-    save_checkpoint(state, run_dir / "checkpoint.pt")
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    del saved["run"]["log"]
+    for tree in (state["config"], saved):
+        for section, key in (("run", "log"), ("run", "compile"), ("data", "fold"),
+                             ("data", "n_folds")):
+            del tree[section][key]
+    save_checkpoint(state, run_dir / "checkpoint.pt")
     (run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
     assert main(["train", "--resume", str(run_dir)]) == 0
     assert [int(r["epoch"]) for r in _rows(run_dir)] == [1, 2]

@@ -6,18 +6,16 @@
 - :func:`lightning_step` runs the same circuits on PennyLane's compiled state-vector
   simulators (``lightning.qubit`` on CPU, ``lightning.gpu`` where installed) with adjoint
   differentiation, all columns of V at once on a 2q-qubit entangled state.
-- :func:`aer_gpu_available` says whether qiskit-aer was built with GPU support.
+- :func:`lightning_unavailable` and :func:`aer_gpu_unavailable` say why a peer cannot run
+  here (None when it can).
 """
 
 from __future__ import annotations
 
-import logging
-
 import torch
 
 from qdsformer.apps.bench.harness import median_time
-
-log = logging.getLogger(__name__)
+from qdsformer.apps.errors import one_line
 
 
 def complex64_peak(device: str = "cpu", repeats: int = 3, clock: str = "wall") -> dict:
@@ -92,24 +90,26 @@ def lightning_step(ansatz, angles: torch.Tensor, weights: torch.Tensor, backward
     return step
 
 
-def lightning_available(device_name: str) -> bool:
-    """Whether PennyLane can open ``device_name`` here (lightning.gpu needs CUDA and its plugin)."""
+def lightning_unavailable(device_name: str) -> str | None:
+    """Why PennyLane cannot open ``device_name`` here, or None when it can (lightning.gpu
+    needs CUDA and its plugin)."""
     try:
         import pennylane as qml
 
         qml.device(device_name, wires=2)
     except Exception as err:  # missing plugin, no GPU: the column is skipped
-        log.info("%s unavailable: %s", device_name, err)
-        return False
-    return True
+        return f"{device_name} unavailable: {one_line(err)}"
+    return None
 
 
-def aer_gpu_available() -> bool:
-    """Whether qiskit-aer lists a GPU device."""
+def aer_gpu_unavailable() -> str | None:
+    """Why qiskit-aer cannot simulate on a GPU here, or None when it lists a GPU device."""
     try:
         from qiskit_aer import AerSimulator
 
-        return "GPU" in AerSimulator().available_devices()
+        devices = AerSimulator().available_devices()
     except Exception as err:  # qiskit-aer missing or broken
-        log.info("qiskit-aer GPU unavailable: %s", err)
-        return False
+        return f"qiskit-aer unavailable: {one_line(err)}"
+    if "GPU" not in devices:
+        return f"qiskit-aer has no GPU device (devices: {', '.join(devices)}; needs qiskit-aer-gpu)"
+    return None

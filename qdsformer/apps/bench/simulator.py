@@ -56,15 +56,16 @@ from qdsformer.apps.bench.harness import (
     write_json,
 )
 from qdsformer.apps.bench.peers import (
-    aer_gpu_available,
+    aer_gpu_unavailable,
     complex64_peak,
-    lightning_available,
     lightning_step,
+    lightning_unavailable,
 )
 from qdsformer.models import create_vit
 from qdsformer.quantum import dsm_from_probs, get_ansatz
 from qdsformer.quantum.reference import naive_unitary, saved_tensor_bytes
 from qdsformer.quantum.simulator import fusion_width, simulation_flops
+from qdsformer.train.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -184,15 +185,19 @@ def _compare_lightning(ansatz, angles, weights, result, backward: bool) -> dict:
     return {"max_abs_grad_diff_to_ours": float((result - x.grad).abs().max())}
 
 
+def gpu_peers(device: str) -> tuple[list[str], dict[str, str]]:
+    """The GPU peers that run beside ours on ``device`` and, by name, why the others do not."""
+    if not str(device).startswith("cuda"):
+        return [], {}
+    reasons = {"lightning_gpu": lightning_unavailable("lightning.gpu"),
+               "aer_gpu": aer_gpu_unavailable()}
+    return ([name for name, why in reasons.items() if why is None],
+            {name: why for name, why in reasons.items() if why is not None})
+
+
 def _frameworks(args) -> list[str]:
     """The requested frameworks, plus the GPU peers on CUDA where they are installed."""
-    names = list(args.frameworks)
-    if str(args.device).startswith("cuda"):
-        if lightning_available("lightning.gpu"):
-            names.append("lightning_gpu")
-        if aer_gpu_available():
-            names.append("aer_gpu")
-    return names
+    return list(args.frameworks) + gpu_peers(args.device)[0]
 
 
 def _timing_cases(args, gen: torch.Generator, peak: float = float("inf")) -> list[Record]:
@@ -346,12 +351,16 @@ def _print_targets(records: list[Record]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.device = str(resolve_device(args.device, key="--device"))  # no CUDA: one line, exit 2
     limit_threads(args.threads)
     logging.getLogger("qiskit").setLevel(logging.WARNING)  # per-pass INFO lines otherwise
     for flag in ("matrices", "subset", "aer_subset", "lightning_subset", "memory_matrices",
                  "repeats"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    skipped = gpu_peers(args.device)[1]
+    for name, why in skipped.items():
+        print(f"skipped {name}: {why}")
     gen = torch.Generator().manual_seed(0)
     peak = complex64_peak(args.device, args.repeats, clock=args.clock)
     print(f"complex64 matmul peak on {args.device}: {peak['gflops']:.1f} GFLOP/s "
@@ -375,6 +384,7 @@ def run(args: argparse.Namespace) -> int:
     if train:
         print(ratio_table(train, baseline="softmax"))
     meta = environment() | {"suite": "simulator", "subset": args.subset, "clock": args.clock,
+                            "device": args.device, "skipped": skipped,
                             "aer_subset": args.aer_subset,
                             "scaling": "pennylane and aer timed on a subset of the circuits "
                                        "(--subset, --aer-subset), times multiplied by "
