@@ -4,8 +4,8 @@
 ``<run.out_dir>/<experiment>/<run name>/``:
 
 - ``config.yaml``: the resolved config;
-- ``metrics.csv``: one row per finished epoch (with ``mixed_loss_before`` / ``_after``, the
-  held-batch loss around the gradient-free phase, when QontOT's strategy is ``mixed``);
+- ``metrics.csv``: one row per finished epoch (with the fit- and check-batch losses of the
+  gradient-free phase and whether it was taken, when QontOT's strategy is ``mixed``);
 - ``checkpoint.pt``: written atomically after every epoch (model, optimiser, scheduler, RNG
   states, history), so a killed run resumes from its last finished epoch;
 - ``summary.json``: final validation and test accuracy, time, sizes.
@@ -244,6 +244,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
     loaders = build_loaders(config)
     optimizer = build_optimizer(config, plain_model.parameters())
     scheduler = build_scheduler(config, optimizer)
+    # strategy mixed: its batch sizes are checked against the training set before the folder
+    mixed = MixedPhase.from_config(config, plain_model, loaders["train"].dataset, device)
     history: list[dict] = []
     start_epoch = 0
     if resume:
@@ -260,7 +262,6 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
     model = ctx.wrap(plain_model)
-    mixed = MixedPhase.from_config(config, plain_model, loaders["train"].dataset, device)
     fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else [])
     if resume and ctx.is_main:  # metrics.csv may lag one epoch (killed between the two writes)
         write_csv(history, run_dir / "metrics.csv", fieldnames=fields)
@@ -274,7 +275,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         started = time.perf_counter()
         train_stats = _train_epoch(model, loaders["train"], optimizer, loss_fn, config, epoch,
                                    ctx)
-        # strategy mixed: the gradient-free theta search on the held batch (qdsformer.train.mixed)
+        # strategy mixed: the gradient-free theta search (qdsformer.train.mixed)
         phase = mixed.after_epoch(epoch, loss_fn, ctx) if mixed is not None else None
         val_stats = evaluate(model, loaders["val"], device=device, ctx=ctx)
         row = {
@@ -287,8 +288,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
             "epoch_seconds": time.perf_counter() - started,
         }
         if mixed is not None:
-            row["mixed_loss_before"] = phase.loss_before if phase else math.nan
-            row["mixed_loss_after"] = phase.loss_after if phase else math.nan
+            row.update(phase.row() if phase else dict.fromkeys(MIXED_FIELDS, math.nan))
         scheduler.step()
         history.append(row)
         if ctx.is_main:
