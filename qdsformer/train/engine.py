@@ -27,6 +27,7 @@ import dataclasses
 import functools
 import logging
 import math
+import os
 import random
 import sys
 import time
@@ -51,7 +52,7 @@ from qdsformer.train.lock import LOCK_NAME, RunFolderLock
 from qdsformer.train.mixed import MIXED_FIELDS, MixedPhase
 from qdsformer.train.resume import check_resume_consistency
 from qdsformer.train.schedules import warmup_cosine_lr
-from qdsformer.train.validate import validate_config
+from qdsformer.train.validate import nearest_existing, validate_config
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,20 @@ def evaluate(model: torch.nn.Module, loader: BatchLoader, *, device=None,
     ctx.sum(totals)
     model.train(was_training)
     loss, correct, count = totals.tolist()
-    return {"loss": loss / max(count, 1), "acc": correct / max(count, 1)}
+    if count == 0:  # never an accuracy of nothing (build_dataset refuses empty splits first)
+        split = getattr(loader.dataset, "split", "given")
+        raise ValueError(f"cannot evaluate: the {split} split has no samples")
+    return {"loss": loss / count, "acc": correct / count}
+
+
+def check_stop_after_epochs(value) -> None:
+    """``stop_after_epochs`` is None or an int >= 1; ValueError naming the value otherwise.
+
+    Zero would stop before the first epoch and leave nothing to ``--resume``.
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 1):
+        raise ValueError(f"stop_after_epochs must be None or an int >= 1, got {value!r}")
 
 
 def default_run_dir(config: Config) -> Path:
@@ -193,6 +207,7 @@ def fit(
         extra_summary: more fields for ``summary.json`` (e.g. the teacher of a distillation).
     """
     validate_config(config, run_dir)  # before anything exists: a bad config leaves no folder
+    check_stop_after_epochs(stop_after_epochs)
     if config.model.num_classes is None:  # record the dataset's class count with the run
         config = dataclasses.replace(config, model=dataclasses.replace(
             config.model, num_classes=dataset_num_classes(config.data.name)))
@@ -206,25 +221,35 @@ def fit(
         if not ctx.is_main:  # rank 0 owns the folder and holds its lock for the run
             return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
                                stop_after_epochs, extra_summary, ctx)
-        created = not run_dir.exists()
+        created, existed = not run_dir.exists(), nearest_existing(run_dir)
         with RunFolderLock(run_dir):  # one owner: a second process on this folder fails here
             try:
                 return _fit_locked(config, loss_fn or cross_entropy_loss, run_dir, resume,
                                    stop_after_epochs, extra_summary, ctx)
             except BaseException:
                 if created:  # failed before writing anything (data files, ...): leave no folder
-                    _remove_if_only_lock(run_dir)
+                    remove_folder_if_only(run_dir, {LOCK_NAME}, existed)
                 raise
     finally:
         ctx.close()
 
 
-def _remove_if_only_lock(run_dir: Path) -> None:
-    """Remove ``run_dir`` when it holds nothing but our lock file (we made it in this call)."""
+def remove_folder_if_only(run_dir: Path, names: set[str], existed: Path) -> None:
+    """Remove ``run_dir`` when it holds no files but ``names`` (what this call made there).
+
+    For a run that fails before its first epoch, in a folder it created: nothing is left,
+    including the empty parent folders made for it below ``existed`` (the nearest folder that
+    existed before, :func:`~qdsformer.train.validate.nearest_existing`).
+    """
     try:
-        if {p.name for p in run_dir.iterdir()} <= {LOCK_NAME}:
-            (run_dir / LOCK_NAME).unlink(missing_ok=True)
+        if {p.name for p in run_dir.iterdir()} <= names:
+            for name in names:
+                (run_dir / name).unlink(missing_ok=True)
             run_dir.rmdir()
+            folder, existed = Path(os.path.abspath(run_dir)).parent, Path(existed)
+            while folder != existed and existed in folder.parents:
+                folder.rmdir()  # OSError when not empty: someone else's, stop there
+                folder = folder.parent
     except OSError:  # another process came in meanwhile, or it is gone: leave it be
         pass
 
