@@ -14,18 +14,46 @@ from pathlib import Path
 from qdsformer.train.validate import validate_config
 
 
+# --------------------------------------------------------------------------- option types
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--stop-after-epochs 0`` would leave nothing to resume).
+
+    Raises:
+        argparse.ArgumentTypeError: not an integer, or < 1 (argparse names the option, exit 2).
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def path_text(text: str) -> str:
+    """argparse type: a file or folder name, not empty (an empty one would mean the default).
+
+    Raises:
+        argparse.ArgumentTypeError: empty, blank, or holding a NUL character.
+    """
+    if not text.strip() or "\0" in text:
+        raise argparse.ArgumentTypeError(f"must be a file or folder name, got {text!r}")
+    return text
+
+
 # --------------------------------------------------------------------------- training runs
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """--config, --set, --resume, --run-dir, --stop-after-epochs, --no-progress."""
-    parser.add_argument("--config", help="YAML config file (see experiments/configs/)")
+    parser.add_argument("--config", type=path_text,
+                        help="YAML config file (see experiments/configs/)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a config key, e.g. optim.lr=1e-3")
-    parser.add_argument("--resume", metavar="RUN_DIR",
+    parser.add_argument("--resume", metavar="RUN_DIR", type=path_text,
                         help="continue the run in RUN_DIR from its last finished epoch")
-    parser.add_argument("--run-dir", help="where to write this run (default: "
+    parser.add_argument("--run-dir", type=path_text, help="where to write this run (default: "
                         "<run.out_dir>/<experiment>/<timestamp>-seed<seed>)")
-    parser.add_argument("--stop-after-epochs", type=int, default=None,
-                        help="leave after N epochs in this call; --resume continues later")
+    parser.add_argument("--stop-after-epochs", type=positive_int, default=None, metavar="N",
+                        help="leave after N >= 1 epochs in this call; --resume continues later")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

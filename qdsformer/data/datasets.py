@@ -10,7 +10,9 @@ run sees the same train/val/test partition:
 - ``digits``: 1,797 8x8 images from ``sklearn.datasets.load_digits`` (ships with
   scikit-learn), shuffled once, then 20% test, 10% val, 70% train.
 - ``fashion-mnist`` / ``mnist``: the official 10k test set; the 60k training set is split into
-  55k train and 5k val.
+  55k train and 5k val (a training file must hold more than 5k images).
+
+No split is ever empty: :func:`build_dataset` refuses one, naming the split and its size.
 - the seven MedMNIST sets of QDSFormer Table 2 (:mod:`qdsformer.data.medmnist_sets`): the
   official train/val/test splits of ``<flag>.npz``, standardised with the train images' mean
   and standard deviation.
@@ -181,11 +183,18 @@ def build_dataset(
         download: allow torchvision (MNIST, Fashion-MNIST) or the ``medmnist`` package to
             download into ``root`` when the files are absent (``ir``: the public archive).
         **options: builder options (:func:`dataset_options`: ``fold``, ``n_folds`` of ``ir``).
+
+    Raises:
+        ValueError: an unknown name or split, a damaged file, or an empty split (also an MNIST
+            or Fashion-MNIST training file with no more images than the 5,000-image val split).
     """
     builder = DATASETS.get(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    return builder(split, root=root, download=download, **options)
+    dataset = builder(split, root=root, download=download, **options)
+    if len(dataset) == 0:  # the built-in builders name the file first; this catches the rest
+        raise ValueError(f"{name}: the {split} split is empty (0 samples)")
+    return dataset
 
 
 def _standardise(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
@@ -275,7 +284,14 @@ def _idx_arrays(name: str, split: str, root, download: bool) -> tuple[np.ndarray
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
         raise ValueError(f"{files[0]} (shape {images.shape}) and {files[1]} (shape "
                          f"{labels.shape}) do not hold matching (N, 28, 28) images and (N,) labels")
+    if len(labels) == 0:
+        raise ValueError(f"{name}: {files[0]} holds no images; the {split} split would be empty")
     if split != "test":
+        if len(labels) <= MNIST_VAL_SIZE:
+            raise ValueError(
+                f"{name}: {files[0]} holds {len(labels)} training images, but the val split "
+                f"takes {MNIST_VAL_SIZE} of them, leaving {max(len(labels) - MNIST_VAL_SIZE, 0)} "
+                f"for the train split; the file needs more than {MNIST_VAL_SIZE} images")
         order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
         idx = order[MNIST_VAL_SIZE:] if split == "train" else order[:MNIST_VAL_SIZE]
         images, labels = images[idx], labels[idx]

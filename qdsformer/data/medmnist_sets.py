@@ -134,8 +134,8 @@ def read_medmnist_npz(path: str | Path, split: str,
         ``(images, labels)``: uint8 (N, 28, 28) and int64 (N,) class indices.
 
     Raises:
-        ValueError: naming the file, when it is not a readable archive, lacks a key, or holds
-            arrays of the wrong dtype, shape or label range.
+        ValueError: naming the file, when it is not a readable archive, lacks a key, holds
+            arrays of the wrong dtype, shape or label range, or the split is empty.
     """
     path = Path(path)
     if split not in MEDMNIST_SPLITS:
@@ -162,8 +162,10 @@ def read_medmnist_npz(path: str | Path, split: str,
                          f"{labels.dtype} {labels.shape}")
     if labels.shape[0] != images.shape[0]:
         raise ValueError(f"{path}: {images.shape[0]} {split} images but {labels.shape[0]} labels")
+    if labels.shape[0] == 0:  # a run would train on nothing or score an accuracy of nothing
+        raise ValueError(f"{path}: the {split} split is empty ({keys[0]} holds 0 images)")
     labels = labels[:, 0].astype(np.int64)  # (N,)
-    if num_classes is not None and labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+    if num_classes is not None and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"{path}: {split} labels span [{labels.min()}, {labels.max()}], "
                          f"expected [0, {num_classes - 1}]")
     return images, labels

@@ -96,14 +96,17 @@ class MixedConfig:
     A fit-loop setting, not a property of the attention operator, so it lives in its own
     section (read only when some block is ``mixed``; :mod:`qdsformer.train.mixed`): after every
     ``every``-th epoch, ``steps`` evaluations of the Nevergrad optimiser ``optimizer`` on the
-    training loss of a held batch of ``batch_size`` training examples (null: the data batch
-    size), seeded with ``seed`` (null: the run seed) and the epoch.
+    training loss of a fit batch of ``batch_size`` training examples (null: the data batch
+    size), kept only if it lowers the loss of a disjoint check batch of ``check_size`` training
+    examples (null: as many as the fit batch); both batches drawn afresh every phase, seeded
+    with ``seed`` (null: the run seed) and the epoch.
     """
 
     optimizer: str = "NGOpt"
     steps: int = 200
     every: int = 1
     batch_size: int | None = None
+    check_size: int | None = None
     seed: int | None = None
 
 

@@ -34,8 +34,17 @@ from qdsformer.train.config import (
     save_config,
     to_dict,
 )
-from qdsformer.train.engine import build_loaders, default_run_dir, evaluate, fit, resolve_device
-from qdsformer.train.validate import validate_config
+from qdsformer.train.engine import (
+    build_loaders,
+    check_stop_after_epochs,
+    default_run_dir,
+    evaluate,
+    fit,
+    remove_folder_if_only,
+    resolve_device,
+)
+from qdsformer.train.lock import LOCK_NAME
+from qdsformer.train.validate import nearest_existing, validate_config
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +165,26 @@ def distill(
         attention, epochs and test accuracy; ``finished`` is False when stopped early.
     """
     validate_config(config, run_dir)  # student and teacher, before the run folder is made
+    check_stop_after_epochs(stop_after_epochs)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
     if resume and not (run_dir / "config.yaml").exists():
         raise ValueError(f"cannot resume: no config.yaml in {run_dir}")
+    created, existed = not resume and not run_dir.exists(), nearest_existing(run_dir)
     if not resume:
         if (run_dir / CHECKPOINT_NAME).exists() or (run_dir / TEACHER_DIR).exists():
             raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it")
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")  # so that --resume works in any phase
+    try:
+        return _distill_in(config, run_dir, stop_after_epochs)
+    except BaseException:
+        if created:  # failed before a teacher or student epoch (missing teacher, bad data)
+            remove_folder_if_only(run_dir, {"config.yaml", LOCK_NAME}, existed)
+        raise
+
+
+def _distill_in(config: DistillConfig, run_dir: Path, stop_after_epochs: int | None) -> dict:
+    """The two phases of :func:`distill` in the prepared ``run_dir``."""
     teacher, info = prepare_teacher(config, run_dir, stop_after_epochs)
     if teacher is None:
         return {**info, "run_dir": str(run_dir), "phase": "teacher"}

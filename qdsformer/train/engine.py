@@ -4,8 +4,8 @@
 ``<run.out_dir>/<experiment>/<run name>/``:
 
 - ``config.yaml``: the resolved config;
-- ``metrics.csv``: one row per finished epoch (with ``mixed_loss_before`` / ``_after``, the
-  held-batch loss around the gradient-free phase, when QontOT's strategy is ``mixed``);
+- ``metrics.csv``: one row per finished epoch (with the fit- and check-batch losses of the
+  gradient-free phase and whether it was taken, when QontOT's strategy is ``mixed``);
 - ``checkpoint.pt``: written atomically after every epoch (model, optimiser, scheduler, RNG
   states, history), so a killed run resumes from its last finished epoch;
 - ``summary.json``: final validation and test accuracy, time, sizes;
@@ -33,6 +33,7 @@ import dataclasses
 import functools
 import logging
 import math
+import os
 import random
 import sys
 import time
@@ -70,7 +71,7 @@ from qdsformer.train.multilabel import (
 from qdsformer.train.resume import check_resume_consistency
 from qdsformer.train.schedules import warmup_cosine_lr
 from qdsformer.train.tensorboard import MARGINAL_FIELD, TensorBoardLog, marginal_fields
-from qdsformer.train.validate import validate_config
+from qdsformer.train.validate import nearest_existing, validate_config
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,20 @@ def evaluate(model: torch.nn.Module, loader: BatchLoader, *, device=None,
     ctx.sum(totals)
     model.train(was_training)
     loss, correct, count = totals.tolist()
-    return {"loss": loss / max(count, 1), "acc": correct / max(count, 1)}
+    if count == 0:  # never an accuracy of nothing (build_dataset refuses empty splits first)
+        split = getattr(loader.dataset, "split", "given")
+        raise ValueError(f"cannot evaluate: the {split} split has no samples")
+    return {"loss": loss / count, "acc": correct / count}
+
+
+def check_stop_after_epochs(value) -> None:
+    """``stop_after_epochs`` is None or an int >= 1; ValueError naming the value otherwise.
+
+    Zero would stop before the first epoch and leave nothing to ``--resume``.
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 1):
+        raise ValueError(f"stop_after_epochs must be None or an int >= 1, got {value!r}")
 
 
 def default_run_dir(config: Config) -> Path:
@@ -220,6 +234,7 @@ def fit(
         extra_summary: more fields for ``summary.json`` (e.g. the teacher of a distillation).
     """
     validate_config(config, run_dir)  # before anything exists: a bad config leaves no folder
+    check_stop_after_epochs(stop_after_epochs)
     if config.model.num_classes is None:  # record the dataset's class count with the run
         config = dataclasses.replace(config, model=dataclasses.replace(
             config.model, num_classes=dataset_num_classes(config.data.name)))
@@ -233,25 +248,35 @@ def fit(
         if not ctx.is_main:  # rank 0 owns the folder and holds its lock for the run
             return _fit_locked(config, loss_fn or default_loss(config), run_dir, resume,
                                stop_after_epochs, extra_summary, ctx)
-        created = not run_dir.exists()
+        created, existed = not run_dir.exists(), nearest_existing(run_dir)
         with RunFolderLock(run_dir):  # one owner: a second process on this folder fails here
             try:
                 return _fit_locked(config, loss_fn or default_loss(config), run_dir, resume,
                                    stop_after_epochs, extra_summary, ctx)
             except BaseException:
                 if created:  # failed before writing anything (data files, ...): leave no folder
-                    _remove_if_only_lock(run_dir)
+                    remove_folder_if_only(run_dir, {LOCK_NAME}, existed)
                 raise
     finally:
         ctx.close()
 
 
-def _remove_if_only_lock(run_dir: Path) -> None:
-    """Remove ``run_dir`` when it holds nothing but our lock file (we made it in this call)."""
+def remove_folder_if_only(run_dir: Path, names: set[str], existed: Path) -> None:
+    """Remove ``run_dir`` when it holds no files but ``names`` (what this call made there).
+
+    For a run that fails before its first epoch, in a folder it created: nothing is left,
+    including the empty parent folders made for it below ``existed`` (the nearest folder that
+    existed before, :func:`~qdsformer.train.validate.nearest_existing`).
+    """
     try:
-        if {p.name for p in run_dir.iterdir()} <= {LOCK_NAME}:
-            (run_dir / LOCK_NAME).unlink(missing_ok=True)
+        if {p.name for p in run_dir.iterdir()} <= names:
+            for name in names:
+                (run_dir / name).unlink(missing_ok=True)
             run_dir.rmdir()
+            folder, existed = Path(os.path.abspath(run_dir)).parent, Path(existed)
+            while folder != existed and existed in folder.parents:
+                folder.rmdir()  # OSError when not empty: someone else's, stop there
+                folder = folder.parent
     except OSError:  # another process came in meanwhile, or it is gone: leave it be
         pass
 
@@ -271,6 +296,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
     loaders = build_loaders(config)
     optimizer = build_optimizer(config, plain_model.parameters())
     scheduler = build_scheduler(config, optimizer)
+    # strategy mixed: its batch sizes are checked against the training set before the folder
+    mixed = MixedPhase.from_config(config, plain_model, loaders["train"].dataset, device)
     history: list[dict] = []
     start_epoch = 0
     if resume:
@@ -289,7 +316,6 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
     model = ctx.wrap(plain_model)
     if config.run.compile:  # checkpoints keep plain_model's weights: no _orig_mod. prefixes
         model = compile_model(model, device)
-    mixed = MixedPhase.from_config(config, plain_model, loaders["train"].dataset, device)
     multilabel = loaders["val"].dataset.multilabel
     fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else []) + \
         (["val_micro_f1"] if multilabel else [])
@@ -310,7 +336,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         started = time.perf_counter()
         train_stats = _train_epoch(model, loaders["train"], optimizer, loss_fn, config, epoch,
                                    ctx)
-        # strategy mixed: the gradient-free theta search on the held batch (qdsformer.train.mixed)
+        # strategy mixed: the gradient-free theta search (qdsformer.train.mixed)
         phase = mixed.after_epoch(epoch, loss_fn, ctx) if mixed is not None else None
         val_stats = evaluate(model, loaders["val"], device=device, ctx=ctx)
         row = {
@@ -325,8 +351,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         if multilabel:
             row["val_micro_f1"] = val_stats["micro_f1"]
         if mixed is not None:
-            row["mixed_loss_before"] = phase.loss_before if phase else math.nan
-            row["mixed_loss_after"] = phase.loss_after if phase else math.nan
+            row.update(phase.row() if phase else dict.fromkeys(MIXED_FIELDS, math.nan))
         if board is not None:
             row[MARGINAL_FIELD] = board.marginal_error(plain_model)
         scheduler.step()

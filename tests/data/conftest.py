@@ -86,3 +86,19 @@ def write_medmnist():
         return path, arrays
 
     return write
+
+
+@pytest.fixture
+def write_mnist():
+    """``write(root, n_train, n_test) -> raw folder``: MNIST IDX files of coded images."""
+
+    def write(root: Path, n_train: int, n_test: int) -> Path:
+        rng = np.random.default_rng(0)
+        raw = root / "MNIST" / "raw"
+        write_idx_set(raw, {"train": coded_images(n_train, 0),
+                            "test": coded_images(n_test, 50_000)},
+                      {p: rng.integers(0, 10, n).astype(np.uint8)
+                       for p, n in (("train", n_train), ("test", n_test))})
+        return raw
+
+    return write

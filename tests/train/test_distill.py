@@ -68,6 +68,7 @@ def test_teacher_trained_on_other_data_is_refused(tmp_path, capsys):
                  "--set", f"teacher.checkpoint={teacher_dir}"])
     assert code == 2
     assert "trained on 'mnist' but the student's data.name is 'digits'" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()  # the folder made for the run is gone again
 
 
 @pytest.mark.parametrize("override, message", [
@@ -78,9 +79,10 @@ def test_teacher_trained_on_other_data_is_refused(tmp_path, capsys):
     ("teacher.checkpoint=/nonexistent/run", "teacher.checkpoint: no checkpoint"),
 ])
 def test_bad_config_is_a_clean_error(tmp_path, capsys, override, message):
-    code = main(["distill", "--run-dir", str(tmp_path / "r"), *TINY, "--set", override])
+    code = main(["distill", "--run-dir", str(tmp_path / "out" / "r"), *TINY, "--set", override])
     assert code == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing left, not even the parent folder
 
 
 def test_loss_fn_is_the_distillation_loss_against_the_frozen_teacher():

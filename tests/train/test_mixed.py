@@ -11,66 +11,111 @@ from qdsformer.cli import main
 from qdsformer.models import load_checkpoint
 from qdsformer.train.config import MixedConfig, load_config
 from qdsformer.train.engine import build_model, cross_entropy_loss, fit
-from qdsformer.train.mixed import MixedPhase, held_batch_indices, mixed_blocks
+from qdsformer.train.mixed import MIXED_FIELDS, MixedPhase, mixed_blocks, phase_batch_indices
 
 # digits, T = 5 on 3 data + 1 auxiliary qubit, 1-layer circuit: 12 parameters per block
 TINY = ["attention.kwargs.n_layers=1", "data.train_limit=96", "data.val_limit=64",
         "data.test_limit=64", "run.progress=false", "optim.epochs=2"]
 
 
-def _held_loss(model, images, labels):
-    was = model.training
-    model.eval()
-    with torch.no_grad():
-        loss = float(cross_entropy_loss(model, images, labels)[0])
-    model.train(was)
-    return loss
+def _pool(n: int = 64):
+    """n stand-in training images, image i filled with the value i (so a batch names its ids)."""
+    images = torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 1, 8, 8)
+    return images.contiguous(), torch.randint(0, 10, (n,), generator=torch.Generator().manual_seed(0))
 
 
-def test_a_phase_never_raises_the_held_batch_loss_and_usually_lowers_it():
+def _phase(model, steps=30, fit_size=16, check_size=16, seed=0, optimizer="OnePlusOne"):
+    images, labels = _pool()
+    return MixedPhase(model, images, labels, MixedConfig(optimizer=optimizer, steps=steps),
+                      seed=seed, fit_size=fit_size, check_size=check_size)
+
+
+def _theta_gap_loss(model, theta, sign_of):
+    """A loss of theta's distance from ``theta``, its sign chosen per batch by ``sign_of``."""
+    def loss_fn(model_, images, labels):
+        logits = model_(images)
+        gap = sum((b.theta - t).square().sum() for b, t in zip(mixed_blocks(model), theta))
+        return sign_of(images) * gap + 0 * logits.sum(), logits
+    return loss_fn
+
+
+def test_a_phase_searches_a_fresh_fit_batch_and_keeps_theta_only_if_the_check_loss_falls():
     config = load_config(None, TINY + ["attention.kwargs.strategy=mixed"])
     torch.manual_seed(0)
     model = build_model(config).train()
     blocks = mixed_blocks(model)
     assert len(blocks) == 2  # one per ViT block, each searched with its own vector
-    images, labels = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
-    settings = MixedConfig(optimizer="OnePlusOne", steps=30)
-    phase = MixedPhase(model, images, labels, settings, seed=0)
+    phase = _phase(model)
     unused = [b.theta[12:].clone() for b in blocks]
-    results = [phase.run(epoch, cross_entropy_loss) for epoch in range(3)]
-    for before, result in zip([r.loss_before for r in results], results):
-        assert result.loss_after <= before
-    assert results[1].loss_before == results[0].loss_after  # theta kept between phases
-    assert _held_loss(model, images, labels) == results[-1].loss_after  # what was reported
-    assert results[-1].loss_after < results[0].loss_before  # the search does something
+    for epoch in range(4):
+        before = [b.theta.clone() for b in blocks]
+        result = phase.run(epoch, cross_entropy_loss)
+        (_, _), (check_x, check_y) = phase.batches(epoch)
+        now = _held(model, phase, check_x, check_y)
+        if result.accepted:
+            assert result.check_recommended < result.check_before
+            assert now == result.check_recommended
+        else:
+            assert now == result.check_before
+            assert all(torch.equal(b.theta, t) for b, t in zip(blocks, before))
+        assert result.fit_recommended < result.fit_before  # the search does something
     assert model.training  # mode restored
     for block, rest in zip(blocks, unused):  # only the entries the circuit uses are searched
         assert torch.equal(block.theta[12:], rest)
 
 
-def test_a_rejected_recommendation_leaves_theta_exactly_as_it_was():
+def _held(model, phase, images, labels):
+    was = model.training
+    model.eval()
+    loss = phase.loss(cross_entropy_loss, images, labels)
+    model.train(was)
+    return loss
+
+
+def test_a_phase_that_helps_the_fit_batch_but_hurts_the_check_batch_is_rejected():
     config = load_config(None, TINY + ["attention.kwargs.strategy=mixed"])
     model = build_model(config)
-    images, labels = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
     theta = [b.theta.clone() for b in mixed_blocks(model)]
+    phase = _phase(model, steps=20)
+    (fit_x, _), _ = phase.batches(0)
+    fit_ids = set(fit_x[:, 0, 0, 0].tolist())
 
-    def worse_away_from_start(model, images, labels):  # minimised at the current theta
-        logits = model(images)
-        gap = sum((b.theta - t).square().sum() for b, t in zip(mixed_blocks(model), theta))
-        return gap + 0 * logits.sum(), logits
+    def sign_of(images):  # moving theta away from the start lowers the fit loss only
+        return -1.0 if images[0, 0, 0, 0].item() in fit_ids else 1.0
 
-    result = MixedPhase(model, images, labels, MixedConfig(steps=5), seed=1).run(
-        0, worse_away_from_start)
-    assert result.loss_after == result.loss_before == 0.0
+    result = phase.run(0, _theta_gap_loss(model, theta, sign_of))
+    assert result.fit_recommended < result.fit_before == 0.0  # the fit batch improved
+    assert result.check_recommended > result.check_before == 0.0  # the check batch did not
+    assert not result.accepted
     for block, t in zip(mixed_blocks(model), theta):
         assert torch.equal(block.theta, t)
+    assert result.row()["mixed_accepted"] == 0.0
 
 
-def test_held_batch_is_seeded_and_reproducible():
-    a, b = held_batch_indices(100, 10, 3), held_batch_indices(100, 10, 3)
-    assert torch.equal(a, b) and len(set(a.tolist())) == 10
-    assert not torch.equal(a, held_batch_indices(100, 10, 4))
-    assert len(held_batch_indices(5, 10, 0)) == 5
+def test_a_phase_that_helps_both_batches_is_taken():
+    config = load_config(None, TINY + ["attention.kwargs.strategy=mixed"])
+    model = build_model(config)
+    target = [b.theta.clone() + 0.5 for b in mixed_blocks(model)]
+    start = [b.theta.clone() for b in mixed_blocks(model)]
+    phase = _phase(model, steps=20)
+    result = phase.run(0, _theta_gap_loss(model, target, lambda images: 1.0))
+    assert result.accepted and result.check_recommended < result.check_before
+    assert any(not torch.equal(b.theta, s) for b, s in zip(mixed_blocks(model), start))
+
+
+def test_phase_batches_are_disjoint_seeded_and_fresh_per_epoch():
+    fit, check = phase_batch_indices(100, 10, 20, seed=3, epoch=0)
+    assert len(fit) == 10 and len(check) == 20
+    assert len(set(fit.tolist()) | set(check.tolist())) == 30  # distinct and disjoint
+    again = phase_batch_indices(100, 10, 20, seed=3, epoch=0)
+    assert torch.equal(fit, again[0]) and torch.equal(check, again[1])
+    assert not torch.equal(fit, phase_batch_indices(100, 10, 20, seed=3, epoch=1)[0])
+    assert not torch.equal(fit, phase_batch_indices(100, 10, 20, seed=4, epoch=0)[0])
+    assert len(phase_batch_indices(30, 10, 20, seed=0, epoch=0)[1]) == 20  # exactly fits
+    with pytest.raises(ValueError, match=r"^mixed.batch_size \(10\) \+ mixed.check_size \(21\) "
+                                         r"exceed the 30 training examples; the fit and check "
+                                         r"batches must be disjoint$"):
+        phase_batch_indices(30, 10, 21, seed=0, epoch=0)
 
 
 def test_mixed_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
@@ -90,13 +135,13 @@ def test_mixed_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
                      for r in cut["history"]]
     rows = list(csv.DictReader((tmp_path / "full" / "metrics.csv").open()))
     assert len(rows) == 2
-    for row in rows:
-        assert float(row["mixed_loss_after"]) <= float(row["mixed_loss_before"])
+    for row in rows:  # taken exactly when the check loss fell
+        taken = float(row["mixed_check_recommended"]) < float(row["mixed_check_before"])
+        assert float(row["mixed_accepted"]) == float(taken)
     start = build_model(load_config(None, TINY + ["attention.kwargs.strategy=mixed"]))
     moved = [not torch.equal(b.theta, full["model"][f"blocks.{i}.attn.normalizer.theta"])
              for i, b in enumerate(mixed_blocks(start))]
-    improved = any(float(r["mixed_loss_after"]) < float(r["mixed_loss_before"]) for r in rows)
-    assert any(moved) == improved  # theta moves exactly when a phase lowered the held loss
+    assert any(moved) == any(float(r["mixed_accepted"]) for r in rows)
 
 
 def test_phase_every_second_epoch_leaves_nan_between_and_logs_the_phase(tmp_path, caplog):
@@ -105,10 +150,10 @@ def test_phase_every_second_epoch_leaves_nan_between_and_logs_the_phase(tmp_path
     with caplog.at_level(logging.INFO, logger="qdsformer.train.mixed"):
         fit(config, run_dir=tmp_path / "r")
     lines = [r.getMessage() for r in caplog.records if r.name == "qdsformer.train.mixed"]
-    assert len(lines) == 1 and lines[0].startswith("mixed phase after epoch 2: held-batch loss")
+    assert len(lines) == 1 and lines[0].startswith("mixed phase after epoch 2: fit-batch loss")
     rows = list(csv.DictReader((tmp_path / "r" / "metrics.csv").open()))
-    assert math.isnan(float(rows[0]["mixed_loss_before"]))
-    assert not math.isnan(float(rows[1]["mixed_loss_before"]))
+    assert all(math.isnan(float(rows[0][k])) for k in MIXED_FIELDS)
+    assert not any(math.isnan(float(rows[1][k])) for k in MIXED_FIELDS)
 
 
 @pytest.mark.parametrize("strategy,changes", [("static", False), ("differentiable", True)])
@@ -122,7 +167,7 @@ def test_training_moves_theta_only_when_differentiable(tmp_path, strategy, chang
     assert len(keys) == 2
     assert all(torch.equal(before[k], after[k]) != changes for k in keys)
     rows = list(csv.DictReader((tmp_path / "r" / "metrics.csv").open()))
-    assert "mixed_loss_before" not in rows[0]  # the columns only for mixed runs
+    assert not set(MIXED_FIELDS) & set(rows[0])  # the columns only for mixed runs
 
 
 def test_bad_strategy_and_mixed_settings_are_clear_errors(tmp_path, capsys):
@@ -138,5 +183,18 @@ def test_bad_strategy_and_mixed_settings_are_clear_errors(tmp_path, capsys):
         fit(load_config(None, base + ["mixed.steps=0"]), run_dir=tmp_path / "c")
     with pytest.raises(ValueError, match="mixed.batch_size must be null"):
         fit(load_config(None, base + ["mixed.batch_size=0"]), run_dir=tmp_path / "d")
+    for bad in ("true", "2.5", "x"):  # the config loader's type check
+        with pytest.raises(ValueError, match=r"^config key mixed.check_size expects int, got "):
+            load_config(None, base + [f"mixed.check_size={bad}"])
+    for bad in ("0", "-3"):
+        with pytest.raises(ValueError, match=r"^invalid config: mixed.check_size must be null "
+                                             r"\(the fit batch size\) or an int >= 1, got "
+                                             rf"{bad}$"):
+            fit(load_config(None, base + [f"mixed.check_size={bad}"]), run_dir=tmp_path / "e")
+    # the two batches must fit in the 96 training examples: refused before the folder exists
+    with pytest.raises(ValueError, match=r"^mixed.batch_size \(60\) \+ mixed.check_size \(40\) "
+                                         r"exceed the 96 training examples"):
+        fit(load_config(None, base + ["mixed.batch_size=60", "mixed.check_size=40"]),
+            run_dir=tmp_path / "f")
     # checked with the rest of the config, before the run folder exists
-    assert not any((tmp_path / name).exists() for name in "abcd")
+    assert not any((tmp_path / name).exists() for name in "abcdef")
