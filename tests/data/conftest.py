@@ -4,10 +4,13 @@
   gzip-compressed, in torchvision's ``<root>/<Name>/raw/`` layout.
 - MedMNIST ``<flag>.npz``: ``{split}_images`` uint8 (N, 28, 28), ``{split}_labels`` uint8 (N, 1)
   for split in train, val, test (medmnist/dataset.py reads exactly these keys).
+- IR spectra: parquet chunks with the data set's columns (``smiles``, ``molecular_formula``,
+  ``ir_spectra`` list<float32>, and unused NMR / MS/MS columns), written with pyarrow.
 """
 
 import gzip
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -102,3 +105,50 @@ def write_mnist():
         return raw
 
     return write
+
+
+#: Molecules of the IR-spectra stand-ins (``ir_data``).
+IR_MOLECULES = ["CCO", "CC(=O)O", "c1ccccc1", "CC=O", "CC#N", "CCS", "CC(=O)OCC", "Oc1ccccc1",
+             "CC(C)=O", "CCN"]
+
+
+def _ir_spectra(n, length, rng):
+    return [(rng.random(length) * 0.9 + 0.05).astype(np.float32) for _ in range(n)]
+
+
+def _write_ir_chunk(path: Path, smiles, spectra, *, drop=(), big=64):
+    """A chunk in the data set's schema, with unused columns (a big NMR-like one)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = len(smiles)
+    columns = {
+        "smiles": pa.array(smiles, pa.string()),
+        "molecular_formula": pa.array(["C2H6O"] * n, pa.string()),
+        "ir_spectra": pa.array(spectra, pa.list_(pa.float32())),
+        "h_nmr_spectra": pa.array([np.zeros(big, np.float64)] * n, pa.list_(pa.float64())),
+        "msms_positive_40ev": pa.array([[[1.0, 2.0]]] * n, pa.list_(pa.list_(pa.float64()))),
+    }
+    table = pa.table({k: v for k, v in columns.items() if k not in drop})
+    pq.write_table(table, path)
+
+
+def _make_ir_root(tmp_path, n_chunks=2, rows=25, length=1800, invalid=(), name="ir"):
+    root = tmp_path / name
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for c in range(n_chunks):
+        smiles = [IR_MOLECULES[(c * rows + i) % len(IR_MOLECULES)] for i in range(rows)]
+        for i in invalid:
+            if c == 0:
+                smiles[i] = "C1CC"
+        _write_ir_chunk(root / f"chunk_{c:03d}.parquet", smiles, _ir_spectra(rows, length, rng))
+    return root
+
+
+@pytest.fixture
+def ir_data():
+    """Writers of IR-spectra parquet chunks in the data set's schema (pyarrow needed)."""
+    pytest.importorskip("pyarrow")
+    return SimpleNamespace(MOLECULES=IR_MOLECULES, spectra=_ir_spectra,
+                           write_chunk=_write_ir_chunk, make_root=_make_ir_root)

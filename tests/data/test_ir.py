@@ -19,9 +19,6 @@ from qdsformer.data import (  # noqa: E402
 )
 from qdsformer.data.functional_groups import FUNCTIONAL_GROUP_SMARTS  # noqa: E402
 
-MOLECULES = ["CCO", "CC(=O)O", "c1ccccc1", "CC=O", "CC#N", "CCS", "CC(=O)OCC", "Oc1ccccc1",
-             "CC(C)=O", "CCN"]
-
 
 def _group(names):
     return {FUNCTIONAL_GROUPS.index(n) for n in names}
@@ -60,40 +57,9 @@ def test_invalid_smiles_is_refused_in_one_line():
         functional_group_labels(["CCO", "C1CC"])
 
 
-def _spectra(n, length, rng):
-    return [(rng.random(length) * 0.9 + 0.05).astype(np.float32) for _ in range(n)]
-
-
-def write_chunk(path: Path, smiles, spectra, *, drop=(), big=64):
-    """A chunk in the data set's schema, with unused columns (a big NMR-like one)."""
-    n = len(smiles)
-    columns = {
-        "smiles": pa.array(smiles, pa.string()),
-        "molecular_formula": pa.array(["C2H6O"] * n, pa.string()),
-        "ir_spectra": pa.array(spectra, pa.list_(pa.float32())),
-        "h_nmr_spectra": pa.array([np.zeros(big, np.float64)] * n, pa.list_(pa.float64())),
-        "msms_positive_40ev": pa.array([[[1.0, 2.0]]] * n, pa.list_(pa.list_(pa.float64()))),
-    }
-    table = pa.table({k: v for k, v in columns.items() if k not in drop})
-    pq.write_table(table, path)
-
-
-def make_root(tmp_path, n_chunks=2, rows=25, length=1800, invalid=()):
-    root = tmp_path / "ir"
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    for c in range(n_chunks):
-        smiles = [MOLECULES[(c * rows + i) % len(MOLECULES)] for i in range(rows)]
-        for i in invalid:
-            if c == 0:
-                smiles[i] = "C1CC"
-        write_chunk(root / f"chunk_{c:03d}.parquet", smiles, _spectra(rows, length, rng))
-    return root
-
-
-def test_folds_partition_the_rows_and_only_needed_columns_are_read(tmp_path, monkeypatch,
+def test_folds_partition_the_rows_and_only_needed_columns_are_read(ir_data, tmp_path, monkeypatch,
                                                                    caplog):
-    root = make_root(tmp_path, invalid=(3,))
+    root = ir_data.make_root(tmp_path, invalid=(3,))
     read_columns = []
     real_read = pq.ParquetFile.read
 
@@ -129,22 +95,22 @@ def test_folds_partition_the_rows_and_only_needed_columns_are_read(tmp_path, mon
     assert np.array_equal(d.labels[i].numpy(), functional_group_labels(["CCO"])[0])
 
 
-def test_label_cache_is_reused_and_rebuilt_when_chunks_change(tmp_path, monkeypatch):
-    root = make_root(tmp_path)
+def test_label_cache_is_reused_and_rebuilt_when_chunks_change(ir_data, tmp_path, monkeypatch):
+    root = ir_data.make_root(tmp_path)
     build_dataset("ir", "val", root=root)
     calls = []
     real = ir.match_functional_groups
     monkeypatch.setattr(ir, "match_functional_groups", lambda s: calls.append(1) or real(s))
     build_dataset("ir", "val", root=root)
     assert calls == []  # cached
-    write_chunk(root / "chunk_009.parquet", ["CCO"] * 5, _spectra(5, 1800,
+    ir_data.write_chunk(root / "chunk_009.parquet", ["CCO"] * 5, ir_data.spectra(5, 1800,
                                                                    np.random.default_rng(1)))
     assert len(build_dataset("ir", "test", root=root)) == 11  # 55 rows / 5
     assert calls == [1, 1, 1]
 
 
-def test_1791_point_spectra_are_put_on_the_1800_grid(tmp_path):
-    root = make_root(tmp_path, n_chunks=1, rows=10, length=1791)
+def test_1791_point_spectra_are_put_on_the_1800_grid(ir_data, tmp_path):
+    root = ir_data.make_root(tmp_path, n_chunks=1, rows=10, length=1791)
     table = pq.read_table(root / "chunk_000.parquet", columns=["ir_spectra"])
     raw = np.stack([np.asarray(r, np.float32) for r in table.column("ir_spectra").to_pylist()])
     data = build_dataset("ir", "train", root=root)
@@ -162,27 +128,27 @@ def test_1791_point_spectra_are_put_on_the_1800_grid(tmp_path):
     ("nan", "{path}: row 1: ir_spectra holds NaN or infinite values"),
     ("null", "{path}: row 3: ir_spectra is missing"),
 ])
-def test_damaged_chunks_fail_in_one_line(tmp_path, damage, message):
-    root = make_root(tmp_path, n_chunks=1)
+def test_damaged_chunks_fail_in_one_line(ir_data, tmp_path, damage, message):
+    root = ir_data.make_root(tmp_path, n_chunks=1)
     path = root / "chunk_bad.parquet"
-    spectra = _spectra(5, 1800, np.random.default_rng(2))
+    spectra = ir_data.spectra(5, 1800, np.random.default_rng(2))
     if damage == "length":
         spectra[2] = spectra[2][:1700]
     if damage == "nan":
         spectra[1][7] = np.nan
     if damage == "null":
         spectra[3] = None
-    write_chunk(path, ["CCO"] * 5, spectra, drop=("ir_spectra",) if damage == "missing" else ())
+    ir_data.write_chunk(path, ["CCO"] * 5, spectra, drop=("ir_spectra",) if damage == "missing" else ())
     with pytest.raises(ValueError) as err:
         build_dataset("ir", "train", root=root)
     assert str(err.value) == message.format(path=path)
     assert "\n" not in str(err.value)
 
 
-def test_missing_smiles_column_and_unreadable_chunk(tmp_path):
-    root = make_root(tmp_path, n_chunks=1)
+def test_missing_smiles_column_and_unreadable_chunk(ir_data, tmp_path):
+    root = ir_data.make_root(tmp_path, n_chunks=1)
     path = root / "chunk_x.parquet"
-    write_chunk(path, ["CCO"], _spectra(1, 1800, np.random.default_rng(3)), drop=("smiles",))
+    ir_data.write_chunk(path, ["CCO"], ir_data.spectra(1, 1800, np.random.default_rng(3)), drop=("smiles",))
     with pytest.raises(ValueError, match=r"^.*chunk_x\.parquet: missing column 'smiles'$"):
         build_dataset("ir", "train", root=root)
     path.write_bytes(b"not parquet at all")
@@ -218,7 +184,7 @@ def test_bad_folds_are_refused(fold, n_folds, message):
 
 
 @pytest.mark.parametrize("preset, tokens", [("qdsformer_ir_t8", 8), ("qdsformer_ir_t16", 16)])
-def test_ir_presets_train_from_the_cli(tmp_path, capsys, preset, tokens):
+def test_ir_presets_train_from_the_cli(ir_data, tmp_path, capsys, preset, tokens):
     import csv
     import json
 
@@ -226,7 +192,7 @@ def test_ir_presets_train_from_the_cli(tmp_path, capsys, preset, tokens):
     from qdsformer.models import run_image_batch
     from qdsformer.models.vit import attention_maps
 
-    root = make_root(tmp_path, rows=20)
+    root = ir_data.make_root(tmp_path, rows=20)
     run_dir = tmp_path / "run"
     assert main(["train", "--config", str(ROOT / "experiments/configs/ir_softmax.yaml"),
                  "--set", f"data.root={root}", "--set", f"model.preset={preset}",

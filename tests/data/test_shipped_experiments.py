@@ -7,9 +7,11 @@
 
 The data are stand-ins in the official formats (this folder's ``conftest.py``): MNIST and
 Fashion-MNIST IDX files in torchvision's layout (Eureka composes both) and a MedMNIST
-``<flag>.npz`` for every flag, so nothing depends on the data sets of the machine. One step:
-``batch_size`` = the train, val and test limits = :data:`BATCH`, one epoch (no warmup epochs;
-the shipped warmup is validated as shipped first). Only the batch is shrunk, never a circuit.
+``<flag>.npz`` for every flag and IR-spectra parquet chunks, so nothing depends on the data
+sets of the machine. One step: ``batch_size`` = the train, val and test limits = :data:`BATCH`,
+one epoch (no warmup epochs: the shipped warmup is validated as shipped first; a mixed
+strategy's fit and check batches take half of it each). Only the batch is shrunk, never a
+circuit.
 """
 
 import json
@@ -37,10 +39,12 @@ BATCH = 16
 
 
 @pytest.fixture
-def data_root(eureka_root, write_medmnist):
-    """MNIST + Fashion-MNIST IDX stand-ins (``eureka_root``) and every MedMNIST flag's npz."""
+def data_root(eureka_root, write_medmnist, ir_data):
+    """MNIST + Fashion-MNIST IDX stand-ins (``eureka_root``), every MedMNIST flag's npz and
+    IR-spectra parquet chunks (enough rows for 16 per split of a 5-fold split)."""
     for flag, n_classes in MEDMNIST_CLASSES.items():
         write_medmnist(eureka_root, flag, n_classes)
+    ir_data.make_root(eureka_root, n_chunks=2, rows=125, name="multimodal_spectroscopic_dataset")
     return eureka_root
 
 
@@ -52,8 +56,11 @@ def train_one_step(config_file: Path, data_root: Path, run_dir: Path) -> dict:
     overrides = [f"data.root={data_root}", f"data.batch_size={BATCH}",
                  *(f"data.{split}_limit={BATCH}" for split in ("train", "val", "test")),
                  "optim.epochs=1", "run.device=cpu"]
-    if load(config_file).optim.warmup_epochs:
+    config = load(config_file)
+    if config.optim.warmup_epochs:
         overrides.append("optim.warmup_epochs=0")
+    if config.attention.kwargs.get("strategy") == "mixed":  # disjoint fit + check batches
+        overrides += [f"mixed.batch_size={BATCH // 2}", f"mixed.check_size={BATCH // 2}"]
     if command == "distill":
         overrides.append("teacher.epochs=1")
     args = [command, "--config", str(config_file), "--run-dir", str(run_dir), "--no-progress"]
