@@ -7,9 +7,9 @@ between the two writes), never ahead of it. On resume, :func:`check_resume_consi
 accepts exactly these states:
 
 - config: the checkpoint's stored config (keys added since it was saved at their defaults)
-  equals ``config.yaml``'s and the config being resumed (``run.progress``, a display option that ``--no-progress`` changes, ``run.log``,
-  an output option that runs made before it existed lack, and ``run.compile``, which changes
-  how the same step runs, are ignored);
+  equals ``config.yaml``'s and the config being resumed (``run.progress``, a display option
+  that ``--no-progress`` changes, ``run.log``, an output option, and ``run.compile``, which
+  changes how the same step runs, are ignored);
 - metrics: ``metrics.csv`` holds the first ``epoch`` or ``epoch - 1`` rows of the
   checkpoint's history (missing counts as 0 rows), with the same numbers.
 
