@@ -17,7 +17,9 @@ up to the Sinkhorn tolerance, rank(P) <= r, and
 
 costs O(T r d) time and memory: :meth:`LOTAttention.attend` never forms P.
 
-What the paper and the authors' code fix, and what we chose where they are silent:
+What the paper and the authors' code fix, and what we chose where they are silent (their code
+read: ``deit-imagenet/models/lot_deit.py`` of github.com/anonymous13761234/LOTFormer, commit
+465cde5):
 
 - cost: negative inner product of the scaled queries / keys with the pivot points, as in the
   authors' vision code (``deit-imagenet/models/lot_deit.py``, ``imagenet_swin``);
@@ -32,6 +34,23 @@ What the paper and the authors' code fix, and what we chose where they are silen
 - all T tokens go through the transport: their DeiT variant gives the class token plain
   softmax attention and adds a depthwise-convolution branch on the patch grid; both are
   architecture choices around the operator, not the operator, and are left out.
+
+Every difference from their ``LotAttention``, then:
+
+1. their class / distillation tokens get softmax attention over all tokens; here every token
+   goes through the transport;
+2. their patch outputs add a depthwise-convolution branch over the value grid; here none;
+3. their keys get a learnable positional encoding (``positional_encoding``, (1, N, dim),
+   zero at the start) added before the transport; ours do not (the model's own position
+   embedding is the only one);
+4. their transport runs in float32 whatever the input dtype; ours in the dtype of q and k;
+5. their attention dropout acts on the factor A diag(sigma^-1/2) (their ``Phi_Q``); here the
+   timm layer's dropout acts on P (with dropout on, the layer forms P instead of calling
+   :meth:`attend`);
+6. their Sinkhorn loop also stops early when a row update moves the potential by less than
+   1e-12 (a host sync per half-step; never within 5 half-steps in practice) and masks pivot
+   points of exactly zero mass; ours runs the ``n_iters`` half-steps (or to ``tol``) of the
+   package kernel, whose zero weights get -inf potentials.
 """
 
 from __future__ import annotations
