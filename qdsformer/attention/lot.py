@@ -62,6 +62,7 @@ from torch import nn
 
 from qdsformer.attention.qk import QKNormalizer
 from qdsformer.attention.registry import register_normalizer
+from qdsformer.common.checks import check_int, check_number
 from qdsformer.ot.sinkhorn import sinkhorn
 
 
@@ -165,23 +166,23 @@ class LOTAttention(QKNormalizer):
                  head_dim: int = 64, mass_temperature: float = 0.5, learn_masses: bool = True,
                  linear_from: int = 64, seed: int = 0, check_finite: bool = True) -> None:
         super().__init__(check_finite=check_finite)
-        for label, value, low in (("r", r, 1), ("num_heads", num_heads, 1),
-                                  ("head_dim", head_dim, 1), ("n_iters", n_iters, 1),
-                                  ("linear_from", linear_from, 1)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"lot: {label} must be an int >= {low}, got {value!r}")
+        for label, value in (("r", r), ("num_heads", num_heads), ("head_dim", head_dim),
+                             ("n_iters", n_iters), ("linear_from", linear_from)):
+            check_int("lot", label, value, low=1)
         if n_iters % 2 == 0:
             raise ValueError(f"lot: n_iters must be odd (the last Sinkhorn step fits the rows), "
                              f"got {n_iters}")
-        if not (isinstance(epsilon, (int, float)) and epsilon > 0):
-            raise ValueError(f"lot: epsilon must be a number > 0, got {epsilon!r}")
-        if tol is not None and not (isinstance(tol, (int, float)) and tol > 0):
-            raise ValueError(f"lot: tol must be None or a number > 0, got {tol!r}")
+        check_int("lot", "seed", seed, low=0)
+        epsilon = check_number("lot", "epsilon", epsilon, low=0, low_open=True)
+        if tol is not None:
+            check_number("lot", "tol", tol, low=0, low_open=True)
         if grad not in ("unroll", "implicit", "envelope"):
             raise ValueError(f"lot: grad must be 'unroll', 'implicit' or 'envelope', got {grad!r}")
-        if not (isinstance(mass_temperature, (int, float)) and mass_temperature > 0):
-            raise ValueError(f"lot: mass_temperature must be > 0, got {mass_temperature!r}")
-        self.r, self.epsilon, self.n_iters, self.tol, self.grad = r, float(epsilon), n_iters, tol, grad
+        mass_temperature = check_number("lot", "mass_temperature", mass_temperature, low=0,
+                                        low_open=True)
+        if not isinstance(learn_masses, bool):
+            raise ValueError(f"lot: learn_masses must be True or False, got {learn_masses!r}")
+        self.r, self.epsilon, self.n_iters, self.tol, self.grad = r, epsilon, n_iters, tol, grad
         self.num_heads, self.head_dim = num_heads, head_dim
         self.mass_temperature = float(mass_temperature)
         self.linear_from = linear_from
