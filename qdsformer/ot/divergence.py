@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from qdsformer.common.checks import check_number
 from qdsformer.ot.costs import Cost, pairwise_cost
 from qdsformer.ot.sinkhorn import sinkhorn
 
@@ -22,8 +23,7 @@ SUBPROBLEMS = ("xy", "xx", "yy")
 
 
 def _p_cost(p: float) -> Cost:
-    if not p > 0:
-        raise ValueError(f"p must be > 0, got {p}")
+    check_number("entropic_ot", "p", p, low=0, low_open=True)
     if p == 2:
         return "sqeuclidean"
     if p == 1:

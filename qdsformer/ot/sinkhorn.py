@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 import torch
 
+from qdsformer.common.checks import check_number
 from qdsformer.ot.convergence import warn_not_converged, warn_singular_implicit
 from qdsformer.ot.symmetric import ImplicitSelfPotential, solve_symmetric
 
@@ -79,14 +80,13 @@ def _check_inputs(cost: torch.Tensor, a, b, epsilon, n_iters, tol, method, grad,
                          f"{tuple(cost.shape)}")
     if not torch.isfinite(cost).all():
         raise ValueError("cost_matrix contains NaN or infinite entries; expected finite costs")
-    if not epsilon > 0:
-        raise ValueError(f"epsilon must be > 0, got {epsilon}")
+    check_number("sinkhorn", "epsilon", epsilon, low=0, low_open=True)
     if n_iters is None and tol is None:
         raise ValueError("give n_iters, tol, or both; got neither")
     if n_iters is not None and (int(n_iters) != n_iters or n_iters < 1):
         raise ValueError(f"n_iters must be a positive integer, got {n_iters}")
-    if tol is not None and not tol > 0:
-        raise ValueError(f"tol must be > 0, got {tol}")
+    if tol is not None:
+        check_number("sinkhorn", "tol", tol, low=0, low_open=True)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if grad not in _GRADS:
