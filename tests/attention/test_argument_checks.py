@@ -34,6 +34,7 @@ NAN, INF = float("nan"), float("inf")
     ("qr", dict(rank_tol=-1.0), "qr: rank_tol must be a finite number >= 0, got -1.0"),
     ("softmax_sigma", dict(eps=INF), "softmax_sigma: eps must be a finite number > 0, got inf"),
     ("softmax_sigma", dict(head_dim=0), "softmax_sigma: head_dim must be an int >= 1, got 0"),
+    ("qontot", dict(seed="x"), "qontot: seed must be an int >= 0, got 'x'"),
 ])
 def test_bad_constructor_argument_names_key_and_value(name, kwargs, message):
     with pytest.raises(ValueError) as info:
