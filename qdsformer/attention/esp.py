@@ -31,6 +31,7 @@ import torch
 
 from qdsformer.attention.qk import QKNormalizer
 from qdsformer.attention.registry import register_normalizer
+from qdsformer.common.checks import check_number
 
 
 def soft_sort(x: torch.Tensor, tau: float) -> torch.Tensor:
@@ -132,15 +133,13 @@ class ESPAttention(QKNormalizer):
     def __init__(self, tau: float = 1e-3, temperature: float = 10.0,
                  check_finite: bool = True) -> None:
         super().__init__(check_finite=check_finite)
-        if not (isinstance(tau, (int, float)) and tau > 0):
-            raise ValueError(f"esp: tau must be a number > 0, got {tau!r}")
-        if not (isinstance(temperature, (int, float)) and temperature >= 0):
-            raise ValueError(f"esp: temperature must be a number >= 0, got {temperature!r}")
-        self.tau = float(tau)
-        self.temperature = float(temperature)
+        self.tau = check_number("esp", "tau", tau, low=0, low_open=True)
+        self.temperature = check_number("esp", "temperature", temperature, low=0)
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}, temperature={self.temperature}"
 
     def normalize_qk(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        if q.dtype in (torch.float16, torch.bfloat16):  # cdist has no half kernels on CPU
+            return esp_plan(q.float(), k.float(), self.tau, self.temperature).to(q.dtype)
         return esp_plan(q, k, self.tau, self.temperature)  # (B, H, T, T)

@@ -17,7 +17,9 @@ up to the Sinkhorn tolerance, rank(P) <= r, and
 
 costs O(T r d) time and memory: :meth:`LOTAttention.attend` never forms P.
 
-What the paper and the authors' code fix, and what we chose where they are silent:
+What the paper and the authors' code fix, and what we chose where they are silent (their code
+read: ``deit-imagenet/models/lot_deit.py`` of github.com/anonymous13761234/LOTFormer, commit
+465cde5):
 
 - cost: negative inner product of the scaled queries / keys with the pivot points, as in the
   authors' vision code (``deit-imagenet/models/lot_deit.py``, ``imagenet_swin``);
@@ -32,6 +34,23 @@ What the paper and the authors' code fix, and what we chose where they are silen
 - all T tokens go through the transport: their DeiT variant gives the class token plain
   softmax attention and adds a depthwise-convolution branch on the patch grid; both are
   architecture choices around the operator, not the operator, and are left out.
+
+Every difference from their ``LotAttention``, then:
+
+1. their class / distillation tokens get softmax attention over all tokens; here every token
+   goes through the transport;
+2. their patch outputs add a depthwise-convolution branch over the value grid; here none;
+3. their keys get a learnable positional encoding (``positional_encoding``, (1, N, dim),
+   zero at the start) added before the transport; ours do not (the model's own position
+   embedding is the only one);
+4. their transport runs in float32 whatever the input dtype; ours in the dtype of q and k;
+5. their attention dropout acts on the factor A diag(sigma^-1/2) (their ``Phi_Q``); here the
+   timm layer's dropout acts on P (with dropout on, the layer forms P instead of calling
+   :meth:`attend`);
+6. their Sinkhorn loop also stops early when a row update moves the potential by less than
+   1e-12 (a host sync per half-step; never within 5 half-steps in practice) and masks pivot
+   points of exactly zero mass; ours runs the ``n_iters`` half-steps (or to ``tol``) of the
+   package kernel, whose zero weights get -inf potentials.
 """
 
 from __future__ import annotations
@@ -43,6 +62,7 @@ from torch import nn
 
 from qdsformer.attention.qk import QKNormalizer
 from qdsformer.attention.registry import register_normalizer
+from qdsformer.common.checks import check_int, check_number
 from qdsformer.ot.sinkhorn import sinkhorn
 
 
@@ -146,23 +166,23 @@ class LOTAttention(QKNormalizer):
                  head_dim: int = 64, mass_temperature: float = 0.5, learn_masses: bool = True,
                  linear_from: int = 64, seed: int = 0, check_finite: bool = True) -> None:
         super().__init__(check_finite=check_finite)
-        for label, value, low in (("r", r, 1), ("num_heads", num_heads, 1),
-                                  ("head_dim", head_dim, 1), ("n_iters", n_iters, 1),
-                                  ("linear_from", linear_from, 1)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"lot: {label} must be an int >= {low}, got {value!r}")
+        for label, value in (("r", r), ("num_heads", num_heads), ("head_dim", head_dim),
+                             ("n_iters", n_iters), ("linear_from", linear_from)):
+            check_int("lot", label, value, low=1)
         if n_iters % 2 == 0:
             raise ValueError(f"lot: n_iters must be odd (the last Sinkhorn step fits the rows), "
                              f"got {n_iters}")
-        if not (isinstance(epsilon, (int, float)) and epsilon > 0):
-            raise ValueError(f"lot: epsilon must be a number > 0, got {epsilon!r}")
-        if tol is not None and not (isinstance(tol, (int, float)) and tol > 0):
-            raise ValueError(f"lot: tol must be None or a number > 0, got {tol!r}")
+        check_int("lot", "seed", seed, low=0)
+        epsilon = check_number("lot", "epsilon", epsilon, low=0, low_open=True)
+        if tol is not None:
+            check_number("lot", "tol", tol, low=0, low_open=True)
         if grad not in ("unroll", "implicit", "envelope"):
             raise ValueError(f"lot: grad must be 'unroll', 'implicit' or 'envelope', got {grad!r}")
-        if not (isinstance(mass_temperature, (int, float)) and mass_temperature > 0):
-            raise ValueError(f"lot: mass_temperature must be > 0, got {mass_temperature!r}")
-        self.r, self.epsilon, self.n_iters, self.tol, self.grad = r, float(epsilon), n_iters, tol, grad
+        mass_temperature = check_number("lot", "mass_temperature", mass_temperature, low=0,
+                                        low_open=True)
+        if not isinstance(learn_masses, bool):
+            raise ValueError(f"lot: learn_masses must be True or False, got {learn_masses!r}")
+        self.r, self.epsilon, self.n_iters, self.tol, self.grad = r, epsilon, n_iters, tol, grad
         self.num_heads, self.head_dim = num_heads, head_dim
         self.mass_temperature = float(mass_temperature)
         self.linear_from = linear_from

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from qdsformer.attention.registry import Normalizer, register_normalizer
+from qdsformer.common.checks import check_int
 from qdsformer.quantum import (
     complete_padded,
     depolarize,
@@ -93,6 +94,7 @@ class QontOT(Normalizer):
         if not isinstance(max_qubits, int) or max_qubits < max(2, n_aux_qubits + 1):
             raise ValueError(f"qontot: max_qubits must be an int >= max(2, n_aux_qubits + 1) = "
                              f"{max(2, n_aux_qubits + 1)}, got {max_qubits!r}")
+        check_int("qontot", "seed", seed, low=0)
         largest = get_ansatz(ansatz, max_qubits, n_layers)  # validates name and n_layers
         self.n_aux_qubits = n_aux_qubits
         self.n_layers = n_layers

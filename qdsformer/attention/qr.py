@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from qdsformer.attention.registry import Normalizer, register_normalizer
+from qdsformer.common.checks import check_number
 
 
 @register_normalizer("qr")
@@ -34,8 +35,8 @@ class QRAttention(Normalizer):
     def __init__(self, noise_std: float = 1e-7, rank_tol: float = 1e-6,
                  check_finite: bool = True) -> None:
         super().__init__(check_finite=check_finite)
-        self.noise_std = noise_std
-        self.rank_tol = rank_tol
+        self.noise_std = check_number("qr", "noise_std", noise_std, low=0)
+        self.rank_tol = check_number("qr", "rank_tol", rank_tol, low=0)
 
     def normalize(self, scores: torch.Tensor) -> torch.Tensor:
         if scores.dtype in (torch.float16, torch.bfloat16):  # no half QR / SVD kernels

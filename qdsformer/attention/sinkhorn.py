@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from qdsformer.attention.registry import Normalizer, register_normalizer
+from qdsformer.common.checks import check_int, check_number
 from qdsformer.ot.sinkhorn import sinkhorn_potentials
 
 
@@ -27,12 +28,11 @@ class SinkhornAttention(Normalizer):
 
     def __init__(self, n_iters: int = 3, epsilon: float = 1.0, check_finite: bool = True) -> None:
         super().__init__(check_finite=check_finite)
-        if int(n_iters) != n_iters or n_iters < 1 or n_iters % 2 == 0:
-            raise ValueError(f"sinkhorn n_iters must be an odd positive integer, got {n_iters}")
-        if not epsilon > 0:
-            raise ValueError(f"sinkhorn epsilon must be > 0, got {epsilon}")
-        self.n_iters = int(n_iters)
-        self.epsilon = float(epsilon)
+        self.n_iters = check_int("sinkhorn", "n_iters", n_iters, low=1)
+        if n_iters % 2 == 0:
+            raise ValueError(f"sinkhorn: n_iters must be odd (the last step fits the rows), "
+                             f"got {n_iters}")
+        self.epsilon = check_number("sinkhorn", "epsilon", epsilon, low=0, low_open=True)
 
     def normalize(self, scores: torch.Tensor) -> torch.Tensor:
         # The last half-step fits the rows, so T * plan = softmax_j((g_j + S_ij) / epsilon):

@@ -7,6 +7,7 @@ import math
 import torch
 
 from qdsformer.attention.registry import Normalizer, register_normalizer
+from qdsformer.common.checks import check_int, check_number
 
 
 @register_normalizer("softmax")
@@ -36,10 +37,8 @@ class _NormSoftmax(Normalizer):
 
     def __init__(self, head_dim: int = 64, eps: float = 1e-6, check_finite: bool = True) -> None:
         super().__init__(check_finite=check_finite)
-        if head_dim < 1:
-            raise ValueError(f"head_dim must be >= 1, got {head_dim}")
-        self.head_dim = head_dim
-        self.eps = eps
+        self.head_dim = check_int(self.name, "head_dim", head_dim, low=1)
+        self.eps = check_number(self.name, "eps", eps, low=0, low_open=True)
 
     def normalize(self, scores: torch.Tensor) -> torch.Tensor:
         sqrt_d = math.sqrt(self.head_dim)

@@ -21,6 +21,8 @@ Unknown keys and out-of-range values raise ``ValueError`` naming the key and wha
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from typing import Any
 import torch
 import yaml
 
+from qdsformer.common.checks import check_number
 from qdsformer.quantum import n_data_qubits_for
 
 LAYOUTS = ("direct", "parted")
@@ -90,10 +93,26 @@ class RunOptions:
             )
 
 
+#: The most shots one circuit may be sampled with. Samplers keep at least one 64-bit outcome
+#: per shot before counting (:data:`SHOT_BYTES`), so 10^8 shots hold >= 0.8 GB per circuit;
+#: 10^11 shots (>= 800 GB) ended in a Qiskit ``std::bad_alloc``. Split larger runs.
+MAX_SHOTS = 10**8
+#: Bytes a sampler holds per shot at least (one 64-bit outcome), for the memory estimate.
+SHOT_BYTES = 8
+
+
 def check_shots(shots: Any) -> int:
-    """Return ``shots`` if it is an integer >= 1, else raise ``ValueError``."""
+    """Return ``shots`` if it is an integer in [1, :data:`MAX_SHOTS`], else raise ``ValueError``.
+
+    Above the bound the message gives the memory the samples would need.
+    """
     if isinstance(shots, bool) or not isinstance(shots, int) or shots <= 0:
         raise ValueError(f"shots must be an integer >= 1, got {shots!r}")
+    if shots > MAX_SHOTS:
+        need = shots * SHOT_BYTES / 2**30
+        raise ValueError(f"shots={shots} would need at least {need:,.0f} GiB of memory for the "
+                         f"samples ({SHOT_BYTES} bytes per shot); the bound is "
+                         f"{MAX_SHOTS:,} shots per circuit")
     return shots
 
 
@@ -180,19 +199,38 @@ def _positive_int(section: str, key: str, value: Any, minimum: int = 1) -> int:
     return value
 
 
-def _scores_from(cfg: dict, n_tokens: int) -> torch.Tensor:
+def _number_values(key: str, values: Any) -> torch.Tensor:
+    """A (nested) list of finite real numbers as float64, or one line naming the bad entry."""
+    def walk(item: Any, where: tuple[int, ...]):
+        if isinstance(item, (list, tuple)):
+            return [walk(sub, where + (i,)) for i, sub in enumerate(item)]
+        if (isinstance(item, bool) or not isinstance(item, numbers.Real)
+                or not math.isfinite(float(item))):
+            at = "".join(f"[{i}]" for i in where)
+            raise ValueError(f"{key}{at} must be a finite number, got {item!r}")
+        return float(item)
+
+    if not isinstance(values, (list, tuple)):
+        raise ValueError(f"{key} must be a list of finite numbers, got {values!r}")
+    try:
+        return torch.as_tensor(walk(values, ()), dtype=torch.float64)
+    except ValueError as err:
+        if str(err).startswith(key):
+            raise
+        raise ValueError(f"{key} must be a rectangular list of numbers, got {values!r}") from err
+
+
+def _scores_from(cfg: dict, n_tokens: int, source: str) -> torch.Tensor:
     _check_keys("scores", cfg, {"seed", "std", "values"})
     if "values" in cfg:
-        scores = torch.as_tensor(cfg["values"], dtype=torch.float64)
+        scores = _number_values("scores.values", cfg["values"])
         if scores.shape != (n_tokens, n_tokens):
             raise ValueError(
                 f"scores.values must be a {n_tokens}x{n_tokens} matrix (circuit.n_tokens = "
                 f"{n_tokens}), got shape {tuple(scores.shape)}"
             )
     else:
-        std = float(cfg.get("std", 1.0))
-        if not std > 0:
-            raise ValueError(f"scores.std must be > 0, got {std!r}")
+        std = check_number(source, "scores.std", cfg.get("std", 1.0), low=0, low_open=True)
         gen = torch.Generator().manual_seed(_positive_int("scores", "seed", cfg.get("seed", 0), 0))
         scores = std * torch.randn(n_tokens, n_tokens, generator=gen, dtype=torch.float64)
     if not torch.isfinite(scores).all():
@@ -227,8 +265,9 @@ def spec_from_dict(data: dict, *, source: str = "<dict>") -> CircuitSpec:
     _check_keys("theta", theta_cfg, {"seed", "low", "high", "values"})
     theta = None
     if "values" in theta_cfg:
-        theta = torch.as_tensor(theta_cfg["values"], dtype=torch.float64).reshape(-1)
-    low, high = float(theta_cfg.get("low", -1.0)), float(theta_cfg.get("high", 1.0))
+        theta = _number_values("theta.values", theta_cfg["values"]).reshape(-1)
+    low = check_number(source, "theta.low", theta_cfg.get("low", -1.0))
+    high = check_number(source, "theta.high", theta_cfg.get("high", 1.0))
     if not low < high:
         raise ValueError(f"theta.low must be < theta.high, got low={low}, high={high}")
     theta_init = (_positive_int("theta", "seed", theta_cfg.get("seed", 0), 0), low, high)
@@ -246,7 +285,7 @@ def spec_from_dict(data: dict, *, source: str = "<dict>") -> CircuitSpec:
         n_layers=n_layers,
         ansatz=str(ansatz),
         layout=layout,
-        scores=_scores_from(dict(data.get("scores") or {}), n_tokens),
+        scores=_scores_from(dict(data.get("scores") or {}), n_tokens, source),
         theta=theta,
         theta_init=theta_init,
         qubit_budget=budget,

@@ -54,7 +54,8 @@ class NormalizedAttention(Attention):
         if attn_mask is not None or is_causal:
             raise ValueError("NormalizedAttention does not support attention masks or causal mode")
         b, n, _ = x.shape
-        gate = self.gate(x).sigmoid() if self.gate is not None else None
+        gate_layer = getattr(self, "gate", None)  # timm >= 1.0.28; older releases: no gate
+        gate = gate_layer(x).sigmoid() if gate_layer is not None else None
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # each (B, H, T, d)
         q, k = self.q_norm(q), self.k_norm(k)

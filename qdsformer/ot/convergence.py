@@ -29,3 +29,13 @@ def warn_not_converged(solver: str, error: float, tol: float, steps: str, hint: 
     """Emit a :class:`ConvergenceWarning` naming the solver, the reached error and ``tol``."""
     warnings.warn(f"{solver} stopped after {steps} with marginal error {error:.3g}, above "
                   f"tol={tol:g}; {hint}", ConvergenceWarning, stacklevel=3)
+
+
+def warn_singular_implicit(epsilon: float, n_bad: int, n_total: int) -> None:
+    """Emit an :class:`ImplicitGradientWarning`: the implicit system was singular somewhere."""
+    warnings.warn(
+        f"sinkhorn(grad='implicit'): the implicit-function system is singular at "
+        f"epsilon={epsilon:g} for {n_bad} of {n_total} problem(s); using the "
+        "envelope gradient there (exact for `value`, explicit part only for `plan`). "
+        "Use grad='unroll' for the full gradient, or a larger epsilon",
+        ImplicitGradientWarning, stacklevel=3)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from qdsformer.common.checks import check_number
 from qdsformer.ot.costs import Cost, pairwise_cost
 from qdsformer.ot.sinkhorn import sinkhorn
 
@@ -22,8 +23,7 @@ SUBPROBLEMS = ("xy", "xx", "yy")
 
 
 def _p_cost(p: float) -> Cost:
-    if not p > 0:
-        raise ValueError(f"p must be > 0, got {p}")
+    check_number("entropic_ot", "p", p, low=0, low_open=True)
     if p == 2:
         return "sqeuclidean"
     if p == 1:
@@ -98,6 +98,11 @@ def sinkhorn_divergence(
 
     The arguments other than ``init`` are those of :func:`entropic_ot`.
 
+    The self terms OT_eps(a, a), OT_eps(b, b) run the kernel's symmetric mode
+    (``sinkhorn(..., symmetric=True)``: averaged updates, log domain, whatever ``method`` says),
+    which converges where alternating steps oscillate; OT_eps(a, b) runs as asked, or in the
+    symmetric mode too when x equals y and a equals b (then S = 0 exactly).
+
     Args:
         init: warm starts of the three sub-problems, each a pair (f, g) of potentials or None:
             a mapping with keys among ``"xy"`` ((n,), (m,)), ``"xx"`` ((n,), (n,)) and
@@ -113,10 +118,23 @@ def sinkhorn_divergence(
     inits = _split_init(init)
     kwargs = dict(epsilon=epsilon, p=p, cost_fn=cost_fn, tol=tol, n_iters=n_iters, grad=grad,
                   **sinkhorn_kwargs)
-    xy = entropic_ot(x, y, a, b, init=inits["xy"], **kwargs)
-    xx = entropic_ot(x, x, a, a, init=inits["xx"], **kwargs)
-    yy = entropic_ot(y, y, b, b, init=inits["yy"], **kwargs)
+    self_kwargs = {**kwargs, "symmetric": True, "method": "log"}  # averaged self-updates
+    # x == y (and a == b): OT(a, b) is a self-transport problem too, on which alternating
+    # steps oscillate; the symmetric mode then gives S = 0 exactly
+    xy = entropic_ot(x, y, a, b, init=inits["xy"],
+                     **(self_kwargs if _same_measure(x, y, a, b) else kwargs))
+    xx = entropic_ot(x, x, a, a, init=inits["xx"], **self_kwargs)
+    yy = entropic_ot(y, y, b, b, init=inits["yy"], **self_kwargs)
     return xy - 0.5 * (xx + yy)
+
+
+def _same_measure(x: torch.Tensor, y: torch.Tensor, a, b) -> bool:
+    """Whether (x, a) and (y, b) are the same weighted cloud (one host sync when shapes match)."""
+    if x.shape != y.shape or (a is None) != (b is None):
+        return False
+    if a is not None and (a.shape != b.shape or not torch.equal(a, b)):
+        return False
+    return torch.equal(x, y)
 
 
 def _split_init(init) -> dict:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from qdsformer.common.checks import check_int, check_number
 from qdsformer.ot.costs import Cost, check_cloud, pairwise_cost
 from qdsformer.ot.divergence import entropic_ot, sinkhorn_divergence
 
@@ -73,8 +74,8 @@ class MongeMap(nn.Module):
 
     def __init__(self, dim: int, hidden: int = 64, depth: int = 2) -> None:
         super().__init__()
-        if dim < 1 or hidden < 1 or depth < 1:
-            raise ValueError(f"dim, hidden, depth must be >= 1, got {dim}, {hidden}, {depth}")
+        for key, value in (("dim", dim), ("hidden", hidden), ("depth", depth)):
+            check_int("MongeMap", key, value, low=1)
         layers: list[nn.Module] = []
         width = dim
         for _ in range(depth):
@@ -138,10 +139,12 @@ def fit_monge_map(
             f"source and target must be (n, d) and (m, d) with the same d, got "
             f"{tuple(source.shape)} and {tuple(target.shape)}"
         )
-    if lam < 0:
-        raise ValueError(f"lam must be >= 0, got {lam}")
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
+    check_number("fit_monge_map", "lam", lam, low=0)
+    check_number("fit_monge_map", "epsilon", epsilon, low=0, low_open=True)
+    check_number("fit_monge_map", "lr", lr, low=0, low_open=True)
+    for key, value, low in (("steps", steps, 1), ("batch_size", batch_size, 1),
+                            ("hidden", hidden, 1), ("depth", depth, 1), ("seed", seed, 0)):
+        check_int("fit_monge_map", key, value, low=low)
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = MongeMap(source.shape[1], hidden, depth).to(source.dtype)

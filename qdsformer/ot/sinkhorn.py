@@ -32,12 +32,13 @@ second copy.
 
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import torch
 
-from qdsformer.ot.convergence import ImplicitGradientWarning, warn_not_converged
+from qdsformer.common.checks import check_number
+from qdsformer.ot.convergence import warn_not_converged, warn_singular_implicit
+from qdsformer.ot.symmetric import ImplicitSelfPotential, solve_symmetric
 
 _METHODS = ("auto", "log", "absorb")
 _GRADS = ("unroll", "implicit", "envelope")
@@ -79,14 +80,13 @@ def _check_inputs(cost: torch.Tensor, a, b, epsilon, n_iters, tol, method, grad,
                          f"{tuple(cost.shape)}")
     if not torch.isfinite(cost).all():
         raise ValueError("cost_matrix contains NaN or infinite entries; expected finite costs")
-    if not epsilon > 0:
-        raise ValueError(f"epsilon must be > 0, got {epsilon}")
+    check_number("sinkhorn", "epsilon", epsilon, low=0, low_open=True)
     if n_iters is None and tol is None:
         raise ValueError("give n_iters, tol, or both; got neither")
     if n_iters is not None and (int(n_iters) != n_iters or n_iters < 1):
         raise ValueError(f"n_iters must be a positive integer, got {n_iters}")
-    if tol is not None and not tol > 0:
-        raise ValueError(f"tol must be > 0, got {tol}")
+    if tol is not None:
+        check_number("sinkhorn", "tol", tol, low=0, low_open=True)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if grad not in _GRADS:
@@ -378,12 +378,7 @@ class _ImplicitPotentials(torch.autograd.Function):
         # gradient for those problems, i.e. no gradient through the potentials
         bad = (info != 0) | ~torch.isfinite(grad_cost).all(-1).all(-1)  # (...)
         if bool(bad.any()):  # one sync, in backward only
-            warnings.warn(
-                f"sinkhorn(grad='implicit'): the implicit-function system is singular at "
-                f"epsilon={eps:g} for {int(bad.sum())} of {bad.numel()} problem(s); using the "
-                "envelope gradient there (exact for `value`, explicit part only for `plan`). "
-                "Use grad='unroll' for the full gradient, or a larger epsilon",
-                ImplicitGradientWarning, stacklevel=2)
+            warn_singular_implicit(eps, int(bad.sum()), bad.numel())
             keep = ~bad
             grad_cost = torch.where(keep[..., None, None], grad_cost, 0.0)
             lam = torch.where(keep[..., None], lam, 0.0)
@@ -404,6 +399,7 @@ def sinkhorn(
     grad: str = "unroll",
     epsilon_scaling: float | None = None,
     init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    symmetric: bool = False,
 ) -> SinkhornResult:
     """Batched, log-stabilised Sinkhorn for entropic optimal transport.
 
@@ -441,7 +437,14 @@ def sinkhorn(
             POT-parity problems, scaling never costs more steps than none). The stages'
             half-steps count in ``n_iters`` of the result, not in the budget.
         init: warm start (f, g), shapes (..., n), (..., m), in cost units; default zeros.
-            The first row step only reads g.
+            The first row step only reads g. With ``symmetric``: the start is (f + g) / 2.
+        symmetric: self-transport OT_eps(a, a) on a symmetric cost (n = m, ``b`` None or
+            equal to ``a``): one potential f = g and the averaged update f <- (f + T(f)) / 2
+            (Feydy et al. 2019, :mod:`qdsformer.ot.symmetric`), which converges where the
+            alternating steps oscillate (small epsilon). Each update is one log-sum-exp (one
+            step in ``n_iters``); log domain only (``method`` "auto" or "log"); the error is
+            checked every ``check_every`` updates (default 1). ``grad="implicit"`` solves the
+            symmetric fixed point's (n, n) system.
 
     Returns:
         SinkhornResult(plan, f, g, transport_cost, n_iters, marginal_l1_error, value).
@@ -459,10 +462,15 @@ def sinkhorn(
 
     Raises:
         ValueError: non-finite or wrongly shaped cost or weights, negative weights, unequal
-            masses, epsilon <= 0, neither n_iters nor tol, unknown method or grad.
+            masses, epsilon <= 0, neither n_iters nor tol, unknown method or grad; with
+            ``symmetric``: a non-square or non-symmetric cost, b != a, or method "absorb".
     """
     cost = cost_matrix
     _check_inputs(cost, a, b, epsilon, n_iters, tol, method, grad, epsilon_scaling)
+    if not isinstance(symmetric, bool):
+        raise ValueError(f"symmetric must be True or False, got {symmetric!r}")
+    if symmetric:
+        cost = _symmetric_cost(cost, a, b, method)
     if init is not None and (len(init) != 2 or not all(torch.isfinite(t).all() for t in init)):
         raise ValueError("init must be a pair (f, g) of finite tensors")
     a_full = _marginal(a, cost, -2)  # (..., n)
@@ -472,10 +480,13 @@ def sinkhorn(
     if method == "auto":
         method = "absorb" if tol is not None else "log"
     if check_every is None:
-        check_every = 2 if method == "absorb" else 10
+        check_every = 1 if symmetric else 2 if method == "absorb" else 10
     elif int(check_every) != check_every or check_every < 1:
         raise ValueError(f"check_every must be a positive integer, got {check_every}")
-    if grad in ("implicit", "envelope"):
+    if symmetric:
+        f, g, done, error = _solve_self(cost, a_full, epsilon, n_iters, tol, check_every, grad,
+                                        epsilon_scaling, init)
+    elif grad in ("implicit", "envelope"):
         with torch.no_grad():
             f, g, done, error = _solve(cost, a_full, b_full, epsilon, n_iters, tol, check_every,
                                        method, epsilon_scaling, init)
@@ -502,6 +513,52 @@ def sinkhorn(
     gb = torch.where(b_full > 0, g * b_full, torch.zeros_like(g))  # (..., m)
     value = fa.sum(-1) + gb.sum(-1) - epsilon * (mass_gap + entropy_ab)
     return SinkhornResult(plan, f, g, transport, done, error.detach(), value)
+
+
+def _symmetric_cost(cost: torch.Tensor, a, b, method: str) -> torch.Tensor:
+    """The cost of a self-transport problem, checked and symmetrised: (C + C^T) / 2.
+
+    Symmetrising (rounding-level changes, e.g. of a float32 ``cdist``) keeps the fixed point
+    exactly symmetric and routes gradients to both C_ij and C_ji, as the cost of a cloud with
+    itself has them.
+    """
+    if cost.shape[-1] != cost.shape[-2]:
+        raise ValueError(f"symmetric=True needs a square cost (n, n), got shape {tuple(cost.shape)}")
+    if method == "absorb":
+        raise ValueError("symmetric=True runs log-domain updates; method must be 'auto' or 'log', "
+                         "got 'absorb'")
+    if b is not None and (a is None or a.shape != b.shape or not torch.equal(a, b)):
+        raise ValueError("symmetric=True transports a onto itself: pass b=None or b equal to a")
+    plain = cost.detach()  # (..., n, n)
+    gap = float((plain - plain.transpose(-2, -1)).abs().amax()) if plain.numel() else 0.0
+    scale = float(plain.abs().amax()) if plain.numel() else 0.0
+    if gap > 1e3 * torch.finfo(cost.dtype).eps * max(scale, 1.0):
+        raise ValueError(f"symmetric=True needs a symmetric cost, max |C - C^T| is {gap:.3g}")
+    return 0.5 * (cost + cost.transpose(-2, -1))  # (..., n, n)
+
+
+def _solve_self(cost, a, epsilon, n_iters, tol, check_every, grad, scaling, init):
+    """The symmetric mode: (f, g = f, updates done, error or None), gradients per ``grad``."""
+    start = None
+    if init is not None:
+        try:
+            start = (0.5 * (init[0] + init[1])).to(a.dtype).expand_as(a)  # (..., n)
+        except RuntimeError as err:
+            raise ValueError(f"init shapes {tuple(init[0].shape)}, {tuple(init[1].shape)} do not "
+                             f"match {tuple(a.shape)}") from err
+    stages = _epsilon_schedule(cost, epsilon, scaling)
+    stage_tol = None
+    if stages and tol is not None:
+        stage_tol = max(tol, STAGE_TOL * float(a.sum(-1).amax()))
+    args = (a, epsilon, stages, n_iters, tol, stage_tol, check_every)
+    if grad == "unroll":
+        f, done, error = solve_symmetric(cost, *args, start)
+    else:
+        with torch.no_grad():
+            f, done, error = solve_symmetric(cost.detach(), *args, start)
+        if grad == "implicit":
+            f = ImplicitSelfPotential.apply(cost, a, f, float(epsilon))
+    return f, f, done, error
 
 
 def _empty_result(cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> SinkhornResult:

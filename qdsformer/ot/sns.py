@@ -125,7 +125,7 @@ def sns(
     if not isinstance(cost, torch.Tensor) or cost.dim() != 2:
         shape = tuple(cost.shape) if isinstance(cost, torch.Tensor) else type(cost).__name__
         raise ValueError(f"sns solves one problem: cost_matrix must have shape (n, m), got {shape}")
-    for name, value in (("tol", tol), ("cg_rtol", cg_rtol)):
+    for name, value in (("epsilon", epsilon), ("tol", tol), ("cg_rtol", cg_rtol)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     for name, value, low in (("cg_max_iters", cg_max_iters, 1), ("max_halvings", max_halvings, 1)):

@@ -290,6 +290,26 @@ def _region_trace(state: torch.Tensor, first: int, width: int) -> torch.Tensor:
     return diagonal.sum(1).sum(1)  # (N, m, m); one dim at a time: 2-3x faster than sum((1, 2))
 
 
+#: Largest memory the (N, 2^q, 2^q) unitaries of one :func:`apply_blocks` call may take
+#: (64 GiB); the simulation keeps V and a working copy of it, so it needs at least this twice.
+MAX_UNITARY_BYTES = 64 * 2**30
+
+
+def check_unitary_memory(n_circuits: int, n_qubits: int, itemsize: int) -> None:
+    """Refuse a batch whose unitaries alone exceed :data:`MAX_UNITARY_BYTES`, with the estimate.
+
+    Raises:
+        ValueError: naming the batch, the qubits and the estimated memory.
+    """
+    need = n_circuits * 4**n_qubits * itemsize
+    if need > MAX_UNITARY_BYTES:
+        raise ValueError(
+            f"simulating {n_circuits} circuit(s) of {n_qubits} qubits needs at least "
+            f"{need / 2**30:,.1f} GiB for the (N, 2^q, 2^q) unitaries ({itemsize} bytes per "
+            f"entry); the bound is {MAX_UNITARY_BYTES / 2**30:.0f} GiB "
+            "(qdsformer.quantum.simulator.MAX_UNITARY_BYTES): use fewer qubits or a smaller batch")
+
+
 def apply_blocks(params: torch.Tensor, qubits: Sequence[int], n_qubits: int,
                  make_blocks: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  param_ndim: int = 2) -> torch.Tensor:
@@ -325,6 +345,8 @@ def apply_blocks(params: torch.Tensor, qubits: Sequence[int], n_qubits: int,
         make_blocks = _identity
     lead = params.shape[: params.dim() - 1 - param_ndim]
     flat = params.reshape(-1, *params.shape[len(lead):])  # (N, K, *p)
+    check_unitary_memory(flat.shape[0], n_qubits, 16 if params.dtype in (
+        torch.float64, torch.complex128) else 8)
     dim = 1 << n_qubits
     if flat.shape[0] == 0:  # an empty batch: an empty V, attached to the graph (zero gradient)
         blocks = make_blocks(flat)  # (0, K, 4, 4)

@@ -56,19 +56,27 @@ def test_pairwise_costs():
 def test_divergence_nonnegative_and_zero_on_identical(seed, p, eps):
     x, y, a, b = _clouds(n=8, m=6, seed=seed)
     assert float(sinkhorn_divergence(x, y, a, b, epsilon=eps, p=p, tol=1e-9)) >= -1e-8
-    assert float(sinkhorn_divergence(x, x.clone(), a, a, epsilon=eps, p=p)) == pytest.approx(
-        0.0, abs=1e-12)
+    # the same cloud twice: all three terms run the symmetric mode, S is 0 exactly
+    assert float(sinkhorn_divergence(x, x.clone(), a, a, epsilon=eps, p=p)) == 0.0
 
 
 def test_divergence_batched_and_separates_shifted_clouds():
+    """x vs a translate of x is self-transport up to potentials, slow for alternating steps at
+    eps 0.01 (tol 1e-9 is not reached in 50,000 half-steps): tol 1e-4 with epsilon scaling,
+    whose values agree with converged ones to ~1e-6 (tests/ot/test_monge.py)."""
     x, _, _, _ = _clouds(n=20, m=20)
     batch_x = torch.stack([x, x])  # (2, n, d)
-    batch_y = torch.stack([x, x + 1.0])
-    div = sinkhorn_divergence(batch_x, batch_y, epsilon=0.01, tol=1e-9)
+    batch_y = torch.stack([x + 0.5, x + 1.0])
+    opts = dict(epsilon=0.01, tol=1e-4, epsilon_scaling=0.5)
+    div = sinkhorn_divergence(batch_x, batch_y, **opts)
     assert div.shape == (2,)
-    assert abs(float(div[0])) < 1e-10
-    # for a pure translation by t, S_eps -> |t|^2 = d as eps -> 0 (here d = 2)
-    assert float(div[1]) == pytest.approx(2.0, rel=0.05)
+    for k in range(2):  # each batch entry as its own problem
+        single = sinkhorn_divergence(batch_x[k], batch_y[k], **opts)
+        assert abs(float(div[k] - single)) < 1e-6
+    assert float(sinkhorn_divergence(x, x.clone(), epsilon=0.01, tol=1e-9)) == 0.0
+    # for a pure translation by t, S_eps -> |t|^2 = d t^2 as eps -> 0 (here d = 2)
+    assert float(div[0]) == pytest.approx(0.5, rel=1e-3)
+    assert float(div[1]) == pytest.approx(2.0, rel=1e-3)
 
 
 def test_envelope_gradient_matches_other_modes_and_finite_differences():

@@ -14,18 +14,23 @@ def _cloud(n=150, seed=0):
 
 @pytest.mark.parametrize("eps", [0.01, 0.002])
 def test_gap_near_zero_for_translation_and_positive_for_bad_maps(eps):
+    """OT between x and T(x) for a near-optimal T is as slow for Sinkhorn as self-transport
+    (x vs x + t is self-transport up to potentials): 50,000 half-steps stay above tol 1e-6.
+    tol 1e-4 with epsilon scaling converges in <= 7,500 half-steps; measured against runs to
+    1e-7, the value is then off by < 6e-7, inside the 1e-6 slack below."""
     x = _cloud(n=100)
     n = x.shape[0]
-    translation = monge_gap(x, x + torch.tensor([1.5, -2.0], dtype=torch.float64), epsilon=eps)
+    opts = dict(epsilon=eps, tol=1e-4, epsilon_scaling=0.5)
+    translation = monge_gap(x, x + torch.tensor([1.5, -2.0], dtype=torch.float64), **opts)
     # the entropic term can exceed the exact OT cost by at most eps * log n
     assert -eps * math.log(n) - 1e-6 <= float(translation) <= 1e-6
     # gradient of a convex function (x -> 2x + 1) is optimal for the squared cost as well
-    scaling = monge_gap(x, 2 * x + 1, epsilon=eps)
+    scaling = monge_gap(x, 2 * x + 1, **opts)
     assert abs(float(scaling)) <= eps * math.log(n) + 1e-6
     # reflection x -> -x and a rotation by 90 degrees move mass further than needed
-    assert float(monge_gap(x, -x, epsilon=eps)) > 5.0
+    assert float(monge_gap(x, -x, **opts)) > 5.0
     rotation = torch.tensor([[0.0, 1.0], [-1.0, 0.0]], dtype=torch.float64)
-    assert float(monge_gap(x, x @ rotation, epsilon=eps)) > 2.0
+    assert float(monge_gap(x, x @ rotation, **opts)) > 2.0
 
 
 def test_gap_of_permuted_pairs_equals_displacement_excess():
