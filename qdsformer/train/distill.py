@@ -162,9 +162,13 @@ def distill(
     if not resume:
         if (run_dir / CHECKPOINT_NAME).exists() or (run_dir / TEACHER_DIR).exists():
             raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it")
+    loaded = None
+    if config.teacher.checkpoint is not None:  # a damaged or mismatched teacher: no folder
+        loaded = prepare_teacher(config, run_dir, stop_after_epochs)
+    if not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")  # so that --resume works in any phase
-    teacher, info = prepare_teacher(config, run_dir, stop_after_epochs)
+    teacher, info = loaded or prepare_teacher(config, run_dir, stop_after_epochs)
     if teacher is None:
         return {**info, "run_dir": str(run_dir), "phase": "teacher"}
     info["teacher_test_acc"] = evaluate(teacher, build_loaders(config)["test"])["acc"]
