@@ -14,6 +14,10 @@ from typing import Any
 import yaml
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A key written twice in one YAML mapping."""
+
+
 class _StrictLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that raises on a key repeated within one mapping."""
 
@@ -26,8 +30,9 @@ class _StrictLoader(yaml.SafeLoader):
             except TypeError:  # an unhashable key: SafeLoader reports it below
                 break
             if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise DuplicateKeyError(None, None, f"key {key!r} is written twice in one "
+                                        "mapping (YAML would keep only the last)",
+                                        key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -59,4 +64,6 @@ def read_yaml(path: str | Path, what: str) -> Any:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        if isinstance(err, DuplicateKeyError):
+            raise ValueError(f"{what} {path}{where}: {problem}") from None
         raise ValueError(f"{what} {path}{where}: invalid YAML ({problem})") from None

@@ -188,10 +188,12 @@ def parse_overrides(overrides: Iterable[str]) -> list[tuple[str, Any]]:
     """
     pairs = []
     for assignment in overrides:
+        if "=" not in assignment:
+            raise ValueError(f"override {assignment!r} must look like key.path=value")
         try:
             pairs.append(parse_assignment(assignment))
-        except ValueError:
-            raise ValueError(f"override {assignment!r} must look like key.path=value") from None
+        except ValueError as err:
+            raise ValueError(f"override {assignment!r}: {err}") from None
     return pairs
 
 

@@ -109,13 +109,23 @@ def _check_build(problems: list[str], attention_key: str, model, attention, data
     spec = {"model": {**asdict(model), "num_classes": model.num_classes
                       or dataset_num_classes(data_name)},
             "attention": {"name": attention.name, "kwargs": attention.kwargs}}
-    try:
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            vit = build_vit(spec).eval()
-            vit(torch.zeros(1, *shape))  # (1, C, H, W) -> (1, classes)
-    except (ValueError, TypeError, RuntimeError) as err:
-        text = " ".join(str(err).split())
-        problems.append(f"{attention_key}.kwargs: {text}")
+    key = repr((attention_key, spec, shape))  # a sweep's seeds and grid values share one build
+    if key not in _BUILT:
+        _BUILT[key] = None
+        try:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                vit = build_vit(spec).eval()
+                vit(torch.zeros(1, *shape))  # (1, C, H, W) -> (1, classes)
+        except (ValueError, TypeError, RuntimeError) as err:
+            _BUILT[key] = f"{attention_key}.kwargs: {' '.join(str(err).split())}"
+        if len(_BUILT) > 512:
+            _BUILT.pop(next(iter(_BUILT)))
+    if _BUILT[key] is not None:
+        problems.append(_BUILT[key])
+
+
+#: Outcome of :func:`_check_build` per model spec (None: it builds and runs).
+_BUILT: dict[str, str | None] = {}
 
 
 def _check_optim(problems: list[str], o) -> None:
@@ -167,7 +177,8 @@ def nearest_existing(path: Path) -> Path:
     return path
 
 
-def _check_writable(problems: list[str], folder: Path) -> None:
+def _check_writable(problems: list[str], folder: Path, option: str = "run.out_dir or --run-dir"
+                    ) -> None:
     """``folder`` can be made (or is) a writable folder, judged without creating anything."""
     existing = nearest_existing(folder)
     if not existing.is_dir():
@@ -175,7 +186,15 @@ def _check_writable(problems: list[str], folder: Path) -> None:
     elif not os.access(existing, os.W_OK | os.X_OK):
         what = "is not writable" if existing == Path(os.path.abspath(folder)) else \
             f"cannot be created: {existing} is not writable"
-        problems.append(f"output folder {folder} {what} (run.out_dir or --run-dir)")
+        problems.append(f"output folder {folder} {what} ({option})")
+
+
+def check_output_folder(folder: str | Path, option: str) -> None:
+    """ValueError unless ``folder`` is, or can be made, a writable folder (nothing is made)."""
+    problems: list[str] = []
+    _check_writable(problems, Path(folder), option)
+    if problems:
+        raise ValueError(problems[0])
 
 
 def validate_config(config, run_dir: str | Path | None = None, *, check_device: bool = True

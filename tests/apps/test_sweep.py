@@ -214,5 +214,5 @@ def test_worker_threads_share_the_cores_unless_set():
     assert worker_env(1, 2, 0, cores=2)["OMP_NUM_THREADS"] == "1"
     env = worker_env(1, 1, 2, cores=2, threads=1)
     assert (env["OMP_NUM_THREADS"], env["MKL_NUM_THREADS"], env["CUDA_VISIBLE_DEVICES"]) == ("1", "1", "1")
-    with pytest.raises(ValueError, match="--threads must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="--threads must be an integer >= 1, got 0"):
         worker_env(0, 1, 0, threads=0)

@@ -205,8 +205,8 @@ def expand(spec: SweepSpec, *, check_device: bool = True) -> list[Cell]:
     if unmatched and not problems:
         lines.append(f"seed_keys {', '.join(unmatched)} match no key of any cell")
     if lines:
-        count = f"{len(problems)} bad cell(s): " if problems else ""
-        raise ValueError(f"sweep {spec.name}: {count}" + "; ".join(lines))
+        raise ValueError(f"sweep {spec.name}: " + ("bad cells: " if problems else "")
+                         + "; ".join(lines))
     return cells
 
 
