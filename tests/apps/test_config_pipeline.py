@@ -37,8 +37,8 @@ def fails_with(argv: list[str], message: str, tmp_path: Path, capsys) -> None:
     ("optim.no_such=1", "unknown config key optim.no_such; known in optim: epochs, gamma, "
      "grad_clip, lr, milestones, min_lr, name, schedule, warmup_epochs, warmup_lr, "
      "weight_decay"),
-    ("optim.milestones=[5, 2]|optim.schedule=multistep", "invalid config: optim.milestones must be a rising list of "
-     "epochs >= 1, got [5, 2]"),
+    ("optim.milestones=[5, 2]|optim.schedule=multistep",
+     "invalid config: optim.milestones must be a rising list of epochs >= 1, got [5, 2]"),
     ("optim.warmup_epochs=3|optim.schedule=none", "invalid config: optim.warmup_epochs needs "
      "schedule cosine, got 'none'"),
 ])
