@@ -20,6 +20,8 @@ from qdsformer.apps.shared import add_runner_arguments, quiet_qiskit_logs
 from qdsformer.common.results import write_json
 from qdsformer.hardware import check_shots, evaluate_attention_backends
 from qdsformer.models import attention_layers, run_image_batch
+from qdsformer.train.config import Config, from_dict
+from qdsformer.train.validate import check_output_folder, validate_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
     level = 1 if args.optimization_level is None else args.optimization_level
     if args.n_images < 1:
         raise ValueError(f"--n-images must be >= 1, got {args.n_images}")
+    check_output_folder(args.out, "--out")  # before any circuit runs, without creating it
     (config, model, _), images, labels = run_image_batch(args.checkpoint, args.split,
                                                          args.n_images)
+    # the run's saved config through the one pipeline: a damaged or hand-edited one fails here
+    validate_config(from_dict(Config, config), args.out, check_device=False)
     all_layers = attention_layers(model)
     indices = list(range(len(all_layers))) if args.layers is None else args.layers
     for k in indices:

@@ -1,9 +1,9 @@
 """Training configuration: dataclasses, YAML files, ``--set a.b=c`` overrides.
 
-Precedence: dataclass defaults < YAML file < ``--set`` overrides. An unknown key anywhere is a
-ValueError naming it; the resolved config is saved with every run as ``config.yaml``.
-The loader is generic over the dataclass type, so other commands reuse it with their own
-config class.
+Precedence: dataclass defaults < YAML file < ``--set`` overrides, merged by the one rule of
+:mod:`qdsformer.train.merge`. An unknown key anywhere is a ValueError naming it; the resolved
+config is saved with every run as ``config.yaml``. The loader is generic over the dataclass
+type, so other commands reuse it with their own config class.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from qdsformer.common.results import write_yaml
 from qdsformer.common.settings import parse_assignment
+from qdsformer.common.yamlfile import read_yaml
+from qdsformer.train.merge import merge_layer
 
 
 @dataclass
@@ -192,85 +192,53 @@ def _coerce(value: Any, hint, key: str) -> Any:
     raise ValueError(f"config key {key} expects {expected}, got {value!r}")
 
 
-def apply_override(data: dict, assignment: str) -> None:
-    """Apply ``a.b.c=value`` to nested dict ``data`` in place.
+def parse_overrides(overrides: Iterable[str]) -> list[tuple[str, Any]]:
+    """``--set`` strings ``a.b.c=value`` -> ``(key, value)`` pairs, in order.
 
-    The value syntax is :func:`qdsformer.common.settings.parse_value` (YAML scalars; ``1e-3``
-    is a float), the same as ``name:key=value`` settings elsewhere on the command line.
+    The value syntax is :func:`qdsformer.common.settings.parse_value` (YAML; ``1e-3`` is a
+    float, ``{epochs: 1}`` a mapping), the same as ``name:key=value`` settings elsewhere.
     """
-    try:
-        key, value = parse_assignment(assignment)
-    except ValueError:
-        raise ValueError(f"override {assignment!r} must look like key.path=value") from None
-    parts = key.split(".")
-    node = data
-    for depth, part in enumerate(parts[:-1]):
-        child = node.get(part) if isinstance(node, dict) else None
-        if child is None and isinstance(node, dict) and part in node:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            if part not in node:
-                raise ValueError(f"unknown config key {'.'.join(parts[:depth + 1])}")
-            raise ValueError(f"config key {'.'.join(parts[:depth + 1])} is not a section")
-        node = child
-    node[parts[-1]] = value
+    pairs = []
+    for assignment in overrides:
+        if "=" not in assignment:
+            raise ValueError(f"override {assignment!r} must look like key.path=value")
+        try:
+            pairs.append(parse_assignment(assignment))
+        except ValueError as err:
+            raise ValueError(f"override {assignment!r}: {err}") from None
+    return pairs
 
 
-def _merge(base: dict, update: dict, where: str = "") -> dict:
-    for key, value in update.items():
-        if key not in base:
-            raise ValueError(f"unknown config key {where}{key}; known: {', '.join(sorted(base))}")
-        if isinstance(base[key], dict) and isinstance(value, dict) and key != "kwargs":
-            _merge(base[key], value, f"{where}{key}.")
-        else:
-            base[key] = value
-    return base
+def read_config_file(path: str | Path) -> dict:
+    """The mapping in a YAML config file (strict: a key written twice is an error)."""
+    loaded = read_yaml(path, "config file")
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ValueError(f"config file {path} must hold a mapping, got {type(loaded).__name__}")
+    return loaded
+
+
+def config_tree(path: str | Path | None = None, cls=Config) -> dict:
+    """Defaults of ``cls`` with the YAML file at ``path`` merged in, as nested dicts."""
+    tree = to_dict(cls())
+    if path is not None:
+        merge_layer(tree, read_config_file(path), cls)
+    return tree
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = (), cls=Config):
     """Defaults of ``cls``, updated by the YAML file at ``path``, then by ``overrides``.
 
-    The default ``kwargs`` of a section with ``name`` and ``kwargs`` (an attention normaliser)
-    belong to the default name: a YAML file or override that names the backend starts from
-    empty kwargs, so ``--set attention.name=sinkhorn`` does not hand qontot's options to
-    Sinkhorn, and ``--set attention.kwargs.n_iters=5`` beside it gives exactly {n_iters: 5}.
+    The file is one layer and the ``--set`` overrides together are another, merged by the
+    one rule of :func:`qdsformer.train.merge.merge_layer`: a mapping for a section merges
+    into it, other values replace, naming ``attention.name`` starts its ``kwargs`` afresh
+    (``--set attention.name=sinkhorn --set attention.kwargs.n_iters=5`` gives exactly
+    ``{n_iters: 5}``). Nothing is written.
     """
-    data = to_dict(cls())
-    loaded: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ValueError(f"config file {path} does not exist")
-        if not path.is_file():
-            raise ValueError(f"config file {path} is not a file (a folder?)")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-            raise ValueError(f"config file {path}{where}: invalid YAML ({problem})") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"config file {path} must hold a mapping, got {type(loaded).__name__}")
-    named = [k for k in _dotted_keys(loaded)] + [a.split("=", 1)[0].strip() for a in overrides]
-    for key in named:
-        section, _, leaf = key.rpartition(".")
-        node = data
-        for part in section.split(".") if section else []:
-            node = node.get(part) if isinstance(node, dict) else None
-        if leaf == "name" and isinstance(node, dict) and "kwargs" in node:
-            node["kwargs"] = {}
-    _merge(data, loaded)
-    for assignment in overrides:
-        apply_override(data, assignment)
-    return from_dict(cls, data)
-
-
-def _dotted_keys(tree: dict, prefix: str = ""):
-    for key, value in tree.items():
-        yield prefix + key
-        if isinstance(value, dict) and key != "kwargs":
-            yield from _dotted_keys(value, f"{prefix}{key}.")
+    tree = config_tree(path, cls)
+    merge_layer(tree, parse_overrides(overrides), cls)
+    return from_dict(cls, tree)
 
 
 def save_config(config, path: str | Path) -> None:

@@ -173,19 +173,25 @@ def distill(
     if not resume:
         if (run_dir / CHECKPOINT_NAME).exists() or (run_dir / TEACHER_DIR).exists():
             raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it")
+    loaded = None
+    if config.teacher.checkpoint is not None:  # a damaged or mismatched teacher: no folder
+        loaded = prepare_teacher(config, run_dir, stop_after_epochs)
+    if not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")  # so that --resume works in any phase
     try:
-        return _distill_in(config, run_dir, stop_after_epochs)
+        return _distill_in(config, run_dir, stop_after_epochs, loaded)
     except BaseException:
-        if created:  # failed before a teacher or student epoch (missing teacher, bad data)
+        if created:  # failed before a teacher or student epoch (bad data, ...)
             remove_folder_if_only(run_dir, {"config.yaml", LOCK_NAME}, existed)
         raise
 
 
-def _distill_in(config: DistillConfig, run_dir: Path, stop_after_epochs: int | None) -> dict:
-    """The two phases of :func:`distill` in the prepared ``run_dir``."""
-    teacher, info = prepare_teacher(config, run_dir, stop_after_epochs)
+def _distill_in(config: DistillConfig, run_dir: Path, stop_after_epochs: int | None,
+                loaded) -> dict:
+    """The two phases of :func:`distill` in the prepared ``run_dir`` (``loaded``: the teacher
+    already loaded from ``teacher.checkpoint``, or None)."""
+    teacher, info = loaded or prepare_teacher(config, run_dir, stop_after_epochs)
     if teacher is None:
         return {**info, "run_dir": str(run_dir), "phase": "teacher"}
     info["teacher_test_acc"] = evaluate(teacher, build_loaders(config)["test"])["acc"]

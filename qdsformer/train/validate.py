@@ -7,11 +7,15 @@ before a run folder exists (and before any cell of a sweep runs), with every pro
 message rather than a timm assertion or a NaN several minutes in.
 
 Checked: the model preset against the dataset's image size and channels, the attention head
-count against the embedding width, the optimiser's numbers (finite, in range), batch size and
-subset limits, the fold of a cross-validated data set (``data.fold``, ``data.n_folds``), the
-``mixed`` section when QontOT's strategy is ``mixed``, that ``run.device`` exists on this
-machine, and that the output folder can be written (without creating it: the nearest existing
-ancestor must be a writable folder).
+count against the embedding width, the model itself (built on the CPU from ``model`` and
+``attention`` and run on one blank image, so every normaliser, ansatz and noise keyword and
+value is checked by the code that uses it: a typo such as ``n_layer`` or ``shots: -5`` inside
+``attention.kwargs`` fails here), the optimiser's numbers (finite, in range) and its schedule
+(milestones, warm-up), batch size and subset limits, the fold of a cross-validated data set
+(``data.fold``, ``data.n_folds``), ``run.log`` and ``run.compile``, the ``mixed`` section when
+QontOT's strategy is ``mixed``, a distillation teacher's checkpoint, that ``run.device`` exists
+on this machine, and that the output folder can be written (without creating it: the nearest
+existing ancestor must be a writable folder). No data is read.
 """
 
 from __future__ import annotations
@@ -21,11 +25,15 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
+
 from qdsformer.attention import NORMALIZERS
-from qdsformer.data.datasets import CROSS_VALIDATED, dataset_image_shape
-from qdsformer.models.vit import PRESETS
+from qdsformer.data.datasets import CROSS_VALIDATED, dataset_image_shape, dataset_num_classes
+from qdsformer.models import CHECKPOINT_NAME
+from qdsformer.models.vit import PRESETS, build_vit
 from qdsformer.train.device import resolve_device
 from qdsformer.train.mixed import validate_mixed_settings
+from qdsformer.train.schedules import warmup_cosine_lr
 from qdsformer.train.tensorboard import run_log_problems
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -51,7 +59,8 @@ def _int_at_least(problems: list[str], key: str, value, low: int, optional: bool
 
 
 def _check_model(problems: list[str], where: str, model, attention, data_name: str) -> None:
-    """Preset vs dataset image shape, heads vs width, attention name."""
+    """Preset vs dataset image shape, heads vs width, attention name; then the model built."""
+    before = len(problems)
     try:
         preset = asdict(PRESETS.get(model.preset))
     except ValueError as err:
@@ -83,11 +92,43 @@ def _check_model(problems: list[str], where: str, model, attention, data_name: s
                 f"{wanted[0]} channel(s), but dataset {data_name!r} has {height}x{width_px} "
                 f"images with {channels} channel(s); pick a preset for {data_name} "
                 f"(presets: {', '.join(PRESETS.names())})")
+    attention_key = where.replace("model", "attention")
     if attention.name not in NORMALIZERS:
-        problems.append(f"{where.replace('model', 'attention')}.name: unknown attention "
+        problems.append(f"{attention_key}.name: unknown attention "
                         f"normaliser {attention.name!r}; known: {', '.join(NORMALIZERS.names())}")
-    if not isinstance(attention.kwargs, dict):
-        problems.append(f"attention.kwargs must be a mapping, got {attention.kwargs!r}")
+    elif not isinstance(attention.kwargs, dict):
+        problems.append(f"{attention_key}.kwargs must be a mapping, got {attention.kwargs!r}")
+    elif len(problems) == before and shape is not None:
+        _check_build(problems, attention_key, model, attention, data_name, shape)
+
+
+def _check_build(problems: list[str], attention_key: str, model, attention, data_name: str,
+                 shape: tuple[int, int, int]) -> None:
+    """Build the ViT on the CPU and run it on one blank image (the global RNG is kept).
+
+    The normaliser, its ansatz and noise settings are checked by the code that uses them, so
+    an unknown keyword or a bad value in ``attention.kwargs`` is found before any folder.
+    """
+    spec = {"model": {**asdict(model), "num_classes": model.num_classes
+                      or dataset_num_classes(data_name)},
+            "attention": {"name": attention.name, "kwargs": attention.kwargs}}
+    key = repr((attention_key, spec, shape))  # a sweep's seeds and grid values share one build
+    if key not in _BUILT:
+        _BUILT[key] = None
+        try:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                vit = build_vit(spec).eval()
+                vit(torch.zeros(1, *shape))  # (1, C, H, W) -> (1, classes)
+        except (ValueError, TypeError, RuntimeError) as err:
+            _BUILT[key] = f"{attention_key}.kwargs: {' '.join(str(err).split())}"
+        if len(_BUILT) > 512:
+            _BUILT.pop(next(iter(_BUILT)))
+    if _BUILT[key] is not None:
+        problems.append(_BUILT[key])
+
+
+#: Outcome of :func:`_check_build` per model spec (None: it builds and runs).
+_BUILT: dict[str, str | None] = {}
 
 
 def _check_folds(problems: list[str], data) -> None:
@@ -104,6 +145,7 @@ def _check_folds(problems: list[str], data) -> None:
 
 
 def _check_optim(problems: list[str], o) -> None:
+    before = len(problems)
     if o.name not in OPTIMIZERS:
         problems.append(f"optim.name {o.name!r} is unknown; expected one of {', '.join(OPTIMIZERS)}")
     _finite_at_least(problems, "optim.lr", o.lr, 0.0, strict=True)
@@ -118,6 +160,29 @@ def _check_optim(problems: list[str], o) -> None:
     _int_at_least(problems, "optim.warmup_epochs", o.warmup_epochs, 0)
     _finite_at_least(problems, "optim.warmup_lr", o.warmup_lr, 0.0, strict=False)
     _finite_at_least(problems, "optim.min_lr", o.min_lr, 0.0, strict=False)
+    if o.schedule == "multistep" and not (
+            isinstance(o.milestones, list)
+            and all(isinstance(m, int) and not isinstance(m, bool) and m >= 1
+                    for m in o.milestones)
+            and o.milestones == sorted(o.milestones)):
+        problems.append(f"optim.milestones must be a rising list of epochs >= 1, "
+                        f"got {o.milestones!r}")
+    if o.warmup_epochs and o.schedule != "cosine":
+        problems.append(f"optim.warmup_epochs needs schedule cosine, got {o.schedule!r}")
+    elif o.schedule == "cosine" and (o.warmup_epochs or o.min_lr) and len(problems) == before:
+        try:  # the schedule's own checks (warm-up shorter than the run, ...)
+            warmup_cosine_lr(0, lr=o.lr, epochs=o.epochs, warmup_epochs=o.warmup_epochs,
+                             warmup_lr=o.warmup_lr, min_lr=o.min_lr)
+        except ValueError as err:
+            problems.append(f"optim (cosine schedule): {err}")
+
+
+def _check_teacher_checkpoint(problems: list[str], source: str) -> None:
+    """``teacher.checkpoint`` names a checkpoint file or a run folder holding one."""
+    path = Path(source)
+    file = path / CHECKPOINT_NAME if path.is_dir() else path
+    if not file.is_file():
+        problems.append(f"teacher.checkpoint: no checkpoint at {file}")
 
 
 def nearest_existing(path: Path) -> Path:
@@ -128,7 +193,8 @@ def nearest_existing(path: Path) -> Path:
     return path
 
 
-def _check_writable(problems: list[str], folder: Path) -> None:
+def _check_writable(problems: list[str], folder: Path, option: str = "run.out_dir or --run-dir"
+                    ) -> None:
     """``folder`` can be made (or is) a writable folder, judged without creating anything."""
     existing = nearest_existing(folder)
     if not existing.is_dir():
@@ -136,7 +202,15 @@ def _check_writable(problems: list[str], folder: Path) -> None:
     elif not os.access(existing, os.W_OK | os.X_OK):
         what = "is not writable" if existing == Path(os.path.abspath(folder)) else \
             f"cannot be created: {existing} is not writable"
-        problems.append(f"output folder {folder} {what} (run.out_dir or --run-dir)")
+        problems.append(f"output folder {folder} {what} ({option})")
+
+
+def check_output_folder(folder: str | Path, option: str) -> None:
+    """ValueError unless ``folder`` is, or can be made, a writable folder (nothing is made)."""
+    problems: list[str] = []
+    _check_writable(problems, Path(folder), option)
+    if problems:
+        raise ValueError(problems[0])
 
 
 def validate_config(config, run_dir: str | Path | None = None, *, check_device: bool = True
@@ -163,6 +237,8 @@ def validate_config(config, run_dir: str | Path | None = None, *, check_device: 
     if teacher is not None and teacher.checkpoint is None:
         _check_model(problems, "teacher.model", teacher.model, teacher.attention, data.name)
         _int_at_least(problems, "teacher.epochs", teacher.epochs, 1, optional=True)
+    elif teacher is not None:
+        _check_teacher_checkpoint(problems, teacher.checkpoint)
     _check_optim(problems, config.optim)
     kwargs = config.attention.kwargs
     if isinstance(kwargs, dict) and kwargs.get("strategy") == "mixed":

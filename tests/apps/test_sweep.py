@@ -12,7 +12,7 @@ import pytest
 from qdsformer.apps.sweep import cell_status, expand, load_sweep
 from qdsformer.apps.sweep.local import train_command, worker_env
 from qdsformer.cli import main
-from qdsformer.train.config import load_config
+from qdsformer.train.config import load_config, save_config
 from qdsformer.train.engine import fit
 from qdsformer.train.lock import RunFolderBusy, RunFolderLock
 
@@ -50,10 +50,12 @@ def test_expansion_names_order_and_resolved_configs(tmp_path):
     assert soft.attention.name == "softmax" and soft.attention.kwargs == {}
     assert quantum.attention.kwargs == {"n_layers": 2, "seed": 3}
     assert quantum.experiment == "grid" and quantum.model.depth == 2
-    # the child resolves the same config from the same overrides
-    argv = train_command(load_sweep(path), cells[7])
-    overrides = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
-    assert load_config(None, overrides) == quantum
+    # the child trains the resolved config itself: --config of that file, no --set
+    argv = train_command(cells[7])
+    assert "--set" not in argv
+    assert argv[argv.index("--config") + 1] == str(cells[7].run_dir / "config.yaml")
+    save_config(quantum, tmp_path / "resolved.yaml")
+    assert load_config(tmp_path / "resolved.yaml") == quantum  # a resolved file resolves to itself
 
 
 @pytest.mark.parametrize("body, match", [
@@ -63,7 +65,7 @@ def test_expansion_names_order_and_resolved_configs(tmp_path):
      "unknown key.*extra"),
     ("name: x\nseeds: [0, 0]\n", "distinct"),
     ("name: x\ngrid: {model.depth: 2}\n", "must list its values"),
-    ("name: x\nset: {optim.epochs: 2\n", r"s\.yaml:3:1: malformed YAML"),
+    ("name: x\nset: {optim.epochs: 2\n", r"s\.yaml line 3, column 1: invalid YAML"),
 ])
 def test_bad_sweep_files_fail_before_any_cell_with_the_key_or_line(tmp_path, body, match):
     path = tmp_path / "s.yaml"
@@ -94,7 +96,8 @@ def test_run_skip_resume_and_failure_isolation(tmp_path, capsys):
         variants:
           good: {{attention.name: softmax}}
           partial: {{attention.name: qr}}
-          broken: {{attention.name: qontot, attention.kwargs: {{n_layers: -1}}}}
+          broken: {{model.preset: qdsformer_fmnist, data.name: mnist,
+                    data.root: {tmp_path / "no_data"}}}
         """)
     spec = load_sweep(path)
     good, partial, broken = expand(spec)
@@ -107,7 +110,7 @@ def test_run_skip_resume_and_failure_isolation(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sweep: 1 failed, 2 finished" in out
     assert f"log: {broken.run_dir / 'train.log'}" in out
-    assert "n_layers" in (broken.run_dir / "train.log").read_text()  # the cause is logged
+    assert "no_data" in (broken.run_dir / "train.log").read_text()  # the cause is logged
     assert cell_status(good) == cell_status(partial) == "finished"
     rows = _metrics(partial.run_dir)
     assert [r["epoch"] for r in rows] == ["1", "2"]
@@ -211,5 +214,5 @@ def test_worker_threads_share_the_cores_unless_set():
     assert worker_env(1, 2, 0, cores=2)["OMP_NUM_THREADS"] == "1"
     env = worker_env(1, 1, 2, cores=2, threads=1)
     assert (env["OMP_NUM_THREADS"], env["MKL_NUM_THREADS"], env["CUDA_VISIBLE_DEVICES"]) == ("1", "1", "1")
-    with pytest.raises(ValueError, match="--threads must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="--threads must be an integer >= 1, got 0"):
         worker_env(0, 1, 0, threads=0)

@@ -87,15 +87,7 @@ def _first_cell(path: Path):
     return expand(load_sweep(path), check_device=False)[0]
 
 
-_SWEEP_PARAMS = [
-    pytest.param(p, id=p.name, marks=pytest.mark.xfail(
-        strict=True, raises=ValueError,
-        reason="issue 21 item 1 (another branch): the sweep invents data.kwargs after data.name"))
-    if p.name == "table2_medmnist.yaml" else pytest.param(p, id=p.name)
-    for p in SWEEPS]
-
-
-@pytest.mark.parametrize("path", _SWEEP_PARAMS)
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
 def test_one_cell_of_each_shipped_sweep_trains_one_step(path, data_root, tmp_path):
     cell = _first_cell(path)
     resolved = tmp_path / "cell.yaml"

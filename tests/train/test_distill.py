@@ -75,7 +75,7 @@ def test_teacher_trained_on_other_data_is_refused(tmp_path, capsys):
     ("distill.divergence=kld", "unknown divergence 'kld'"),
     ("distill.divergence_kwargs={alpha: 2.0}", "unknown parameter"),
     ("distill.ce_weight=-1", "loss weight ce_weight must be >= 0"),
-    ("distill.temperatur=2", "unknown config key(s) distill.temperatur"),
+    ("distill.temperatur=2", "unknown config key distill.temperatur; known in distill: "),
     ("teacher.checkpoint=/nonexistent/run", "teacher.checkpoint: no checkpoint"),
 ])
 def test_bad_config_is_a_clean_error(tmp_path, capsys, override, message):

@@ -9,6 +9,8 @@ folder's ``config.yaml`` flattened to dotted keys:
   what it was called (``run.out_dir``, ``run.run_name``), where and how it ran
   (``run.device``, ``run.progress``) and where its data was read from (``data.root``,
   ``data.download``);
+- the cross-validation fold (``data.fold``) is a replicate like the seed: the folds of a
+  protocol are pooled as its seeds are (Table A2: 5 folds per cell);
 - when the compared runs do not all share one seed, a key whose value equals ``run.seed`` in
   every one of them is a seed key and ignored (a sweep's ``seed_keys``, e.g. ``attention.kwargs.seed``,
   are not stored in run folders; this finds them). A value that merely equals the seed in some
@@ -33,6 +35,8 @@ from qdsformer.train.config import Config, to_dict
 BOOKKEEPING_KEYS = frozenset({"experiment", "run.seed", "run.out_dir", "run.run_name",
                               "run.device", "run.progress", "run.log", "data.root",
                               "data.download"})
+#: Keys that index replicates of one protocol, pooled like seeds.
+REPLICATE_KEYS = frozenset({"data.fold"})
 
 _ABSENT = "<absent>"
 
@@ -74,7 +78,7 @@ def config_differences(runs: Iterable[tuple[str, RunRecord]]) -> dict[str, dict[
     flats = [(label, {**{k: v for k, v in defaults.items() if k not in flat and
                          not any(o.startswith(k + ".") for o in flat)}, **flat}, seed)
              for label, flat, seed in flats]
-    keys = sorted(set().union(*(flat for _, flat, _ in flats)) - BOOKKEEPING_KEYS)
+    keys = sorted(set().union(*(flat for _, flat, _ in flats)) - BOOKKEEPING_KEYS - REPLICATE_KEYS)
     varied_seeds = len({repr(seed) for _, _, seed in flats}) > 1
     differences = {}
     for key in keys:

@@ -6,6 +6,12 @@ others from their last finished epoch; a per-run lock keeps two sweep processes 
 from running a cell twice. A failing cell is logged (``<run_dir>/train.log``) and the others go
 on; the exit status is 0 only when every cell has finished. ``--dry-run`` lists the cells, their
 state and their estimated cost without running anything.
+
+Everything is checked before any cell runs, each problem one line (exit 2): every bad cell of
+every file at once, ``--only`` matching no cell, ``--jobs``/``--threads`` below 1, and *stale*
+cells: a finished (or partial) cell whose saved ``config.yaml`` differs from what the file now
+expands to. ``--dry-run`` marks those ``stale`` and names the keys; ``--rerun-stale`` moves
+each one's folder aside to ``<run_dir>.stale-<UTC time>`` and trains the cell again.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ import sys
 import time
 
 from qdsformer.apps.report.collect import read_history
-from qdsformer.apps.sweep.local import CellResult, run_local
+from qdsformer.apps.sweep.local import CellResult, check_workers, run_local
 from qdsformer.apps.sweep.slurm import run_submitit
 from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status, expand, load_sweep
+from qdsformer.apps.sweep.stale import move_aside, stale_keys
 from qdsformer.train.estimate import estimate_run_seconds
 from qdsformer.train.lock import is_locked
 
@@ -38,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--estimate", action="store_true",
                         help="with --dry-run: time a few training steps of each cell not measured "
                              "yet (one per cell name) to estimate its cost")
+    parser.add_argument("--rerun-stale", action="store_true",
+                        help="train stale cells (saved config differs from the file) again; "
+                             "their old folders are kept as <run_dir>.stale-<time>")
     parser.add_argument("--only", metavar="SUBSTRING", action="append", default=[],
                         help="run only cells whose name/seed label contains SUBSTRING")
     parser.add_argument("--launcher", choices=["local", "submitit"], default="local",
@@ -61,7 +71,9 @@ def _measured_epoch_seconds(cell: Cell, siblings: list[Cell]) -> float | None:
 
 
 def _remaining_epochs(cell: Cell) -> int:
-    done = len(read_history(cell.run_dir / "metrics.csv")) if cell_status(cell) == "partial" else 0
+    """Epochs left to train: all of them for a new or stale cell, the rest for a partial one."""
+    partial = cell_status(cell) == "partial" and not stale_keys(cell)
+    done = len(read_history(cell.run_dir / "metrics.csv")) if partial else 0
     return max(cell.config.optim.epochs - done, 0)
 
 
@@ -86,7 +98,8 @@ def dry_run(cells: list[Cell], *, out=None, estimate: bool = False) -> None:
         state = cell_status(cell)
         if state != "finished" and is_locked(cell.run_dir):
             state = "running"
-        left = 0 if state == "finished" else _remaining_epochs(cell)
+        differ = stale_keys(cell) if state != "running" else []
+        left = 0 if state == "finished" and not differ else _remaining_epochs(cell)
         per_epoch = _measured_epoch_seconds(cell, cells)
         source = "measured"
         if per_epoch is None and estimate and left:
@@ -98,7 +111,9 @@ def dry_run(cells: list[Cell], *, out=None, estimate: bool = False) -> None:
         else:
             total += per_epoch * left
             cost = f"~{per_epoch * left / 60:.0f} min ({source})"
-        print(f"{cell.label:50s} {state:9s} {left:4d} epochs left  {cost}", file=out)
+        stale = f"  stale ({state}; differs in {', '.join(differ)})" if differ else ""
+        print(f"{cell.label:50s} {'stale' if differ else state:9s} {left:4d} epochs left  "
+              f"{cost}{stale}", file=out)
     done = sum(cell_status(c) == "finished" for c in cells)
     print(f"{len(cells)} cells, {done} finished; estimated {total / 3600:.1f} core-hours for the "
           f"measured ones" + (f", {unknown} not measured yet" if unknown else ""), file=out)
@@ -138,19 +153,50 @@ class _Progress:
 
 
 def _select(cells: list[Cell], only: list[str]) -> list[Cell]:
+    """The cells whose label contains one of ``only`` (all when empty); ValueError for a
+    substring that matches no cell."""
+    for text in only:
+        if not any(text in c.label for c in cells):
+            raise ValueError(f"--only {text!r} matches no cell; cells: "
+                             + ", ".join(c.label for c in cells[:6])
+                             + (f", ... ({len(cells)} in all)" if len(cells) > 6 else ""))
     return [c for c in cells if not only or any(s in c.label for s in only)]
 
 
+def _handle_stale(plan: list[tuple[SweepSpec, Cell]], rerun: bool) -> None:
+    """Refuse stale cells (one line naming them and how to retrain), or move them aside."""
+    stale = [(cell, keys) for _, cell in plan if not is_locked(cell.run_dir)
+             for keys in [stale_keys(cell)] if keys]
+    if stale and not rerun:
+        listed = "; ".join(f"{c.label} ({', '.join(k)})" for c, k in stale)
+        raise ValueError(f"{len(stale)} stale cell(s), whose saved config.yaml differs from "
+                         f"the sweep file: {listed}; retrain them with --rerun-stale (the old "
+                         f"folders are kept as <run_dir>.stale-<time>) or restore the file")
+    for cell, _ in stale:
+        print(f"stale: {cell.label} moved aside to {move_aside(cell.run_dir).name}")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_workers(args.jobs, args.threads)
     plan: list[tuple[SweepSpec, Cell]] = []
+    problems = []
     for path in args.sweeps:
-        spec = load_sweep(path)
-        cells = expand(spec, check_device=args.launcher == "local")  # all checked before any runs
-        plan += [(spec, cell) for cell in _select(cells, args.only)]
+        try:
+            spec = load_sweep(path)
+            cells = expand(spec, check_device=args.launcher == "local")  # all checked first
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        plan += [(spec, cell) for cell in cells]
+    if problems:
+        raise ValueError("; ".join(problems))
+    selected = {id(c) for c in _select([cell for _, cell in plan], args.only)}
+    plan = [(spec, cell) for spec, cell in plan if id(cell) in selected]
     cells = [cell for _, cell in plan]
     if args.dry_run:
         dry_run(cells, estimate=args.estimate)
         return 0
+    _handle_stale(plan, args.rerun_stale)
     if args.launcher == "submitit":
         results = run_submitit(plan, cluster=args.cluster, parameters=args.slurm,
                                wait=not args.no_wait)
@@ -158,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
     else:
         progress = _Progress(len(plan), args.jobs)
-        results = run_local(plan, jobs=args.jobs, threads=args.threads, on_done=progress)
+        results = run_local(cells, jobs=args.jobs, threads=args.threads, on_done=progress)
         progress.close()
     return report_results(results)
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status
+from qdsformer.apps.sweep.spec import Cell, cell_status
+from qdsformer.train.config import save_config
 from qdsformer.train.lock import INHERITED_LOCK_ENV, RunFolderBusy, RunFolderLock
 
 log = logging.getLogger(__name__)
@@ -44,16 +45,25 @@ class CellResult:
         return self.cell.run_dir / LOG_NAME
 
 
-def train_command(spec: SweepSpec, cell: Cell) -> list[str]:
-    """The ``qdsformer train`` argv that runs (or resumes) ``cell``."""
+def train_command(cell: Cell) -> list[str]:
+    """The ``qdsformer train`` argv that runs (or resumes) ``cell``.
+
+    A new cell trains its resolved config, which :func:`run_cell` writes to
+    ``<run_dir>/config.yaml`` first (``--config`` of a resolved file resolves to itself), so
+    the child runs exactly what the sweep checked; a partial cell resumes.
+    """
     argv = [sys.executable, "-m", "qdsformer", "train", "--no-progress"]
     if cell_status(cell) == "partial":
         return argv + ["--resume", str(cell.run_dir)]
-    if spec.base is not None:
-        argv += ["--config", str(spec.base)]
-    for assignment in cell.overrides:
-        argv += ["--set", assignment]
-    return argv + ["--run-dir", str(cell.run_dir)]
+    return argv + ["--config", str(cell.run_dir / "config.yaml"), "--run-dir", str(cell.run_dir)]
+
+
+def check_workers(jobs, threads) -> None:
+    """``--jobs`` and ``--threads`` (None: the default) are integers >= 1, else ValueError."""
+    for option, value in (("--jobs", jobs), ("--threads", threads)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 1):
+            raise ValueError(f"{option} must be an integer >= 1, got {value!r}")
 
 
 def worker_env(worker: int, jobs: int, cuda_devices: int, *, cores: int | None = None,
@@ -62,8 +72,7 @@ def worker_env(worker: int, jobs: int, cuda_devices: int, *, cores: int | None =
 
     ``threads`` None gives each worker its share of the cores, ``cores // jobs`` (at least 1).
     """
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"--threads must be an int >= 1, got {threads!r}")
+    check_workers(jobs, threads)
     cores = cores or os.cpu_count() or 1
     threads = str(threads or max(1, cores // max(jobs, 1)))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
@@ -72,7 +81,7 @@ def worker_env(worker: int, jobs: int, cuda_devices: int, *, cores: int | None =
     return env
 
 
-def run_cell(spec: SweepSpec, cell: Cell, *, env: dict | None = None) -> CellResult:
+def run_cell(cell: Cell, *, env: dict | None = None) -> CellResult:
     """Run one cell to the end in a child process; never raises for the cell's own failure.
 
     The cell's run lock is taken here, before the child starts, and handed down to it, so two
@@ -88,7 +97,9 @@ def run_cell(spec: SweepSpec, cell: Cell, *, env: dict | None = None) -> CellRes
         status = cell_status(cell)  # again, under the lock: another process may just have ended
         if status == "finished":
             return CellResult(cell, "skipped")
-        argv = train_command(spec, cell)
+        argv = train_command(cell)
+        if status == "new":
+            save_config(cell.config, cell.run_dir / "config.yaml")
         child_env = {**(env or os.environ), INHERITED_LOCK_ENV: f"{lock.fd}:{lock.path}"}
         started = time.perf_counter()
         with open(cell.run_dir / LOG_NAME, "a") as handle:
@@ -107,17 +118,16 @@ def cuda_device_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def run_local(plan: list[tuple[SweepSpec, Cell]], *, jobs: int = 1, threads: int | None = None,
+def run_local(plan: list[Cell], *, jobs: int = 1, threads: int | None = None,
               on_done=None) -> list[CellResult]:
-    """Run the ``(sweep, cell)`` pairs of ``plan`` with ``jobs`` workers, in plan order.
+    """Run the cells of ``plan`` with ``jobs`` workers, in plan order.
 
     Each worker thread drives one child process at a time and takes the next cell when its
     own ends. ``threads``: OMP threads per worker (default ``cores // jobs``; see
     :func:`worker_env`). ``on_done(result)`` is called as each cell ends (the progress bar). Results come
     back in the order of ``plan``.
     """
-    if jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    check_workers(jobs, threads)
     todo: queue.Queue = queue.Queue()
     for index, pair in enumerate(plan):
         todo.put((index, pair))
@@ -128,10 +138,10 @@ def run_local(plan: list[tuple[SweepSpec, Cell]], *, jobs: int = 1, threads: int
         env = worker_env(worker, jobs, devices, threads=threads)
         while True:
             try:
-                index, (spec, cell) = todo.get_nowait()
+                index, cell = todo.get_nowait()
             except queue.Empty:
                 return
-            result = run_cell(spec, cell, env=env)
+            result = run_cell(cell, env=env)
             results[index] = result
             if on_done is not None:
                 on_done(result)

@@ -45,7 +45,7 @@ def run_submitit(plan: list[tuple[SweepSpec, Cell]], *, cluster: str | None = No
                                              cluster=cluster)
             executor.update_parameters(name=f"qdsformer-{spec.name}", **options)
             executors[spec.name] = executor
-        job = executors[spec.name].submit(run_cell, spec, cell)
+        job = executors[spec.name].submit(run_cell, cell)
         jobs.append((index, cell, job))
     for index, cell, job in jobs:
         if not wait:

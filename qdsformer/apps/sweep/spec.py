@@ -19,21 +19,24 @@ seed of a circuit's static parameters, so the spread over seeds includes the cir
 in the cells whose config has that key (a softmax cell has no circuit seed).
 Cells are the product variants x grid (x seeds); each is an ordinary run folder
 ``<out_dir>/<name>/<variant>-<leaf><value>.../seed<k>/`` made by ``qdsformer train``. Every cell's
-config is resolved (defaults < base file < set < variant < grid < seed) when the file is
-expanded, so an unknown key or a value of the wrong type is an error before any cell starts.
+config is resolved (defaults < base file < set < variant < grid < seed, each a layer of the one
+merge rule, :mod:`qdsformer.train.merge`) and validated when the file is expanded, so every bad
+key or value of every cell is an error before any cell starts; the cell then trains exactly
+that resolved config.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from qdsformer.common.yamlfile import read_yaml
 from qdsformer.models.checkpoint import CHECKPOINT_NAME
-from qdsformer.train.config import Config, load_config, to_dict
+from qdsformer.train.config import Config, config_tree, from_dict
+from qdsformer.train.merge import merge_layer
 from qdsformer.train.validate import validate_config
 
 SWEEP_KEYS = {"name", "base", "out_dir", "seeds", "seed_keys", "set", "variants", "grid"}
@@ -57,12 +60,11 @@ class SweepSpec:
 
 @dataclass(frozen=True)
 class Cell:
-    """One run of a sweep: its folder, the overrides that make it, and its resolved config."""
+    """One run of a sweep: its folder and its resolved, validated config (what it trains)."""
 
     name: str
     seed: int
     run_dir: Path
-    overrides: tuple[str, ...]
     config: Config
 
     @property
@@ -71,26 +73,15 @@ class Cell:
         return "/".join(self.run_dir.parts[-3:])
 
 
-def _yaml_error(path: Path, err: yaml.YAMLError) -> ValueError:
-    mark = getattr(err, "problem_mark", None)
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-    problem = getattr(err, "problem", None) or str(err)
-    return ValueError(f"sweep file {where}: malformed YAML: {problem}")
-
-
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and check a sweep file; relative ``base`` and ``out_dir`` are resolved.
 
     ``base`` is relative to the sweep file; ``out_dir`` to the current directory (like
-    ``run.out_dir``). Raises ValueError naming the file (and line, for YAML errors).
+    ``run.out_dir``). Raises ValueError naming the file (and line, for YAML errors and keys
+    written twice, such as a variant name).
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"sweep file {path} does not exist or is not a file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise _yaml_error(path, err) from None
+    data = read_yaml(path, "sweep file")
     if not isinstance(data, dict):
         raise ValueError(f"sweep file {path} must hold a mapping, got {type(data).__name__}")
     unknown = sorted(set(data) - SWEEP_KEYS)
@@ -131,27 +122,10 @@ def load_sweep(path: str | Path) -> SweepSpec:
         raise ValueError(f"sweep file {path}: base config {base_path} does not exist")
     out_dir = data.get("out_dir")
     if out_dir is None:
-        out_dir = load_config(base_path).run.out_dir
+        out_dir = config_tree(base_path)["run"]["out_dir"]
     return SweepSpec(name=name, base=base_path, out_dir=Path(out_dir), seeds=tuple(seeds),
                      seed_keys=tuple(seed_keys), fixed=sections["set"], variants=sections["variants"],
                      grid=sections["grid"], source=path.resolve())
-
-
-def _assignments(overrides: dict) -> list[str]:
-    """``{dotted key: value}`` -> ``key=value`` strings (JSON values: YAML reads them back).
-
-    A key that names a normaliser (``*.name``) without its ``*.kwargs`` also resets the kwargs,
-    so a cell never inherits the base config's options of another backend.
-    """
-    out = []
-    for key, value in overrides.items():
-        out.append(f"{key}={json.dumps(value)}")
-        if key.endswith(".name"):
-            kwargs_key = key[: -len("name")] + "kwargs"
-            if kwargs_key not in overrides and not any(
-                    k.startswith(kwargs_key + ".") for k in overrides):
-                out.append(f"{kwargs_key}={{}}")
-    return out
 
 
 def _has_key(tree: dict, dotted: str) -> bool:
@@ -168,47 +142,71 @@ def _value_tag(value) -> str:
     return _SAFE.sub("_", str(text)).strip("_") or "_"
 
 
-def expand(spec: SweepSpec, *, check_device: bool = True) -> list[Cell]:
-    """All cells of ``spec`` in file order (variants outer, grid, seeds inner), configs resolved.
-
-    Every cell's config is checked whole (:func:`qdsformer.train.validate.validate_config`:
-    preset vs dataset, heads vs width, optimiser numbers, output folder, and the device unless
-    ``check_device`` is False, for cells that will run on other machines), so a bad cell fails
-    before any cell runs. Raises ValueError naming the cell and the key when a cell's config
-    does not resolve or validate, and when two cells would share a folder.
-    """
+def _cell_names(spec: SweepSpec) -> list[tuple[str, list[dict]]]:
+    """``(cell name, layers)`` in file order: variants outer, grid inner; layers set, variant,
+    grid values (one layer each: the merge rule of :mod:`qdsformer.train.merge`)."""
     variants = list(spec.variants.items()) or [("", {})]
-    axes = [[(key, value) for value in values] for key, values in spec.grid.items()]
     combos: list[list[tuple[str, object]]] = [[]]
-    for axis in axes:
-        combos = [combo + [pair] for combo in combos for pair in axis]
-    cells, seen = [], {}
+    for key, values in spec.grid.items():
+        combos = [combo + [(key, value)] for combo in combos for value in values]
+    out = []
     for label, variant in variants:
         for combo in combos:
             parts = [str(label)] if label else []
             parts += [f"{key.rsplit('.', 1)[-1]}{_value_tag(value)}" for key, value in combo]
-            name = "-".join(parts) or "base"
-            for seed in spec.seeds:
-                overrides = {**spec.fixed, **variant, **dict(combo)}
-                assignments = _assignments(overrides) + [
-                    f"run.seed={seed}", f"experiment={json.dumps(spec.name)}",
-                    f"run.out_dir={json.dumps(str(spec.out_dir))}"]
-                try:
-                    config = load_config(spec.base, assignments)
-                    seeded = [f"{key}={seed}" for key in spec.seed_keys
-                              if _has_key(to_dict(config), key)]
-                    if seeded:
-                        assignments += seeded
-                        config = load_config(spec.base, assignments)
-                    run_dir = spec.out_dir / spec.name / name / f"seed{seed}"
-                    validate_config(config, run_dir, check_device=check_device)
-                except ValueError as err:
-                    raise ValueError(f"sweep {spec.name}, cell {name}/seed{seed}: {err}") from None
-                if run_dir in seen:
-                    raise ValueError(f"sweep {spec.name}: cells {seen[run_dir]} and {name} "
-                                     f"would share the folder {run_dir}; rename a variant")
-                seen[run_dir] = name
-                cells.append(Cell(name, seed, run_dir, tuple(assignments), config))
+            out.append(("-".join(parts) or "base", [spec.fixed, variant, dict(combo)]))
+    return out
+
+
+def expand(spec: SweepSpec, *, check_device: bool = True) -> list[Cell]:
+    """All cells of ``spec`` in file order (variants outer, grid, seeds inner), configs resolved.
+
+    Each cell's config is the base file with the layers ``set`` < variant < grid values <
+    seed merged in by the one rule (:func:`qdsformer.train.merge.merge_layer`); the seed
+    layer sets ``run.seed`` and each ``seed_keys`` entry that the cell's config has. Every
+    config is checked whole (:func:`qdsformer.train.validate.validate_config`: the model built
+    from its attention kwargs, optimiser, output folder, and the device unless
+    ``check_device`` is False, for cells that will run on other machines).
+
+    Raises:
+        ValueError: one line listing every bad cell (cells of one name with one problem are
+            listed once, with their seeds), a ``seed_keys`` entry no cell has, or two cells
+            sharing a folder. Nothing is run or written.
+    """
+    base = config_tree(spec.base)
+    cells, seen, problems = [], {}, {}
+    matched: set[str] = set()
+    for name, layers in _cell_names(spec):
+        for seed in spec.seeds:
+            run_dir = spec.out_dir / spec.name / name / f"seed{seed}"
+            try:
+                tree = copy.deepcopy(base)
+                for layer in layers:
+                    merge_layer(tree, layer, Config)
+                keys = [key for key in spec.seed_keys if _has_key(tree, key)]
+                matched.update(keys)
+                merge_layer(tree, [("run.seed", seed), ("experiment", spec.name),
+                                   ("run.out_dir", str(spec.out_dir))]
+                            + [(key, seed) for key in keys], Config)
+                config = from_dict(Config, tree)
+                validate_config(config, run_dir, check_device=check_device)
+            except ValueError as err:
+                problems.setdefault((name, str(err)), []).append(seed)
+                continue
+            if run_dir in seen:
+                raise ValueError(f"sweep {spec.name}: cells {seen[run_dir]} and {name} "
+                                 f"would share the folder {run_dir}; rename a variant")
+            seen[run_dir] = name
+            cells.append(Cell(name, seed, run_dir, config))
+    lines = [f"cell {name}/seed{seeds[0]}: {err}" if len(seeds) == 1 else
+             f"cell {name} (seeds {', '.join(map(str, seeds))}): {err}"
+             for (name, err), seeds in problems.items()]
+    unmatched = [key for key in spec.seed_keys if key not in matched]
+    if unmatched and not problems:
+        lines.append(f"seed_keys {', '.join(unmatched)} match no key of any cell")
+    if lines:
+        raise ValueError(f"sweep {spec.name}: " + ("bad cells: " if problems else "")
+                         + "; ".join(lines))
     return cells
 
 
