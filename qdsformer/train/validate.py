@@ -118,7 +118,7 @@ def _check_build(problems: list[str], attention_key: str, model, attention, data
         try:
             with torch.random.fork_rng(devices=[]), torch.no_grad():
                 vit = build_vit(spec).eval()
-                vit(torch.zeros(1, *shape))  # (1, C, H, W) -> (1, classes)
+                vit(torch.zeros(1, *shape, device="cpu"))  # (1, C, H, W) -> (1, classes)
         except (ValueError, TypeError, RuntimeError) as err:
             _BUILT[key] = f"{attention_key}.kwargs: {' '.join(str(err).split())}"
         if len(_BUILT) > 512:

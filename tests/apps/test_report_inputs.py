@@ -255,7 +255,8 @@ def test_a_bad_paper_name_writes_nothing(two_cells, capsys):
      "--baseline 'sofmax' names no column of the paper tables' layout (attention.name); "
      "there are: qontot, softmax"),
     (["--metric", "train_seconds", "--paper", "table1"],
-     "--metric 'train_seconds' is not one of val_acc, best_val_acc, test_acc"),
+     "--metric 'train_seconds' is not one of val_acc, best_val_acc, test_acc, val_micro_f1, "
+     "best_val_micro_f1, test_micro_f1"),
     (["--paper", "table1", "--paper", "table1"], "--paper names a table twice: table1, table1"),
 ])
 def test_bad_arguments_are_one_line_and_write_nothing(two_cells, capsys, args, message):
@@ -273,7 +274,8 @@ def test_a_table_file_whose_metric_is_no_accuracy_is_refused(two_cells, capsys, 
                                      "entries": []}))
     assert report(two_cells, "--paper", str(table)) == 2
     assert error_line(capsys) == ("qdsformer report: error: paper table mine: metric "
-                                  "'train_seconds' is not one of val_acc, best_val_acc, test_acc")
+                                  "'train_seconds' is not one of val_acc, best_val_acc, test_acc, "
+                                  "val_micro_f1, best_val_micro_f1, test_micro_f1")
     assert not (two_cells / "cmp" / "report").exists()
 
 

@@ -68,8 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 #: The files a report writes; an existing --out folder may hold nothing else (it is replaced).
 REPORT_FILE = re.compile(r"(report\.md|cells\.csv|evaluations\.csv|(paper|versus)_.+\.csv"
                          r"|(curves|depth)_.+\.png)")
-#: Summary fields that --metric may name (accuracies, fractions).
-METRICS = ("val_acc", "best_val_acc", "test_acc")
+#: Summary fields that --metric (or a paper table) may name: fractions in [0, 1], accuracies
+#: and, for multi-label data sets, micro-F1 (Table A2).
+METRICS = ("val_acc", "best_val_acc", "test_acc", "val_micro_f1", "best_val_micro_f1",
+           "test_micro_f1")
 
 
 def _checked_out(args: argparse.Namespace) -> Path:
