@@ -28,7 +28,9 @@ def check_number(owner: str, key: str, value, *, low: float | None = None,
         owner: who takes the value (e.g. ``"esp"``), the message's prefix.
         key: the argument's name.
         value: what was passed.
-        low, high: bounds (None: unbounded); ``low_open`` makes ``low`` exclusive.
+        low: lower bound (None: unbounded).
+        high: upper bound, inclusive (None: unbounded).
+        low_open: make ``low`` exclusive.
 
     Raises:
         ValueError: ``"<owner>: <key> must be a finite number [range], got <value!r>"``.
