@@ -13,9 +13,10 @@ run sees the same train/val/test partition:
   55k train and 5k val (a training file must hold more than 5k images).
 
 No split is ever empty: :func:`build_dataset` refuses one, naming the split and its size.
-- the seven MedMNIST sets of QDSFormer Table 2 (:mod:`qdsformer.data.medmnist_sets`): the
-  official train/val/test splits of ``<flag>.npz``, standardised with the train images' mean
-  and standard deviation.
+- MedMNIST (:mod:`qdsformer.data.medmnist_sets`): the seven grey sets of QDSFormer Table 2,
+  the RGB sets (N, 3, 28, 28) and the multi-label chestmnist (labels (N, 14)); the official
+  train/val/test splits of ``<flag>.npz``, standardised per channel with the train images'
+  mean and standard deviation.
 - ``eureka`` (:mod:`qdsformer.data.eureka`): 56x56 RGB compositions of MNIST and Fashion-MNIST,
   each split composed from the same split of both (55k/5k/10k), no normalisation (as in
   Hoffmann et al.'s code).
@@ -43,7 +44,13 @@ from qdsformer.data.eureka import EUREKA_SEED, default_cache_dir, load_eureka, s
 from qdsformer.data.functional_groups import FUNCTIONAL_GROUPS
 from qdsformer.data.idx import read_idx
 from qdsformer.data.ir import IR_LENGTH, load_ir
-from qdsformer.data.medmnist_sets import MEDMNIST_CLASSES, load_medmnist, medmnist_num_classes
+from qdsformer.data.medmnist_sets import (
+    CHESTMNIST_LABELS,
+    list_medmnist,
+    load_medmnist,
+    medmnist_channels,
+    medmnist_num_classes,
+)
 from qdsformer.data.mnist1d_set import MNIST1D_LENGTH, load_mnist1d
 
 log = logging.getLogger(__name__)
@@ -58,8 +65,8 @@ class ArrayDataset(Dataset):
     """Images (N, C, H, W) float32 and labels held as tensors.
 
     Labels are (N,) int64 class indices (single-label), or (N, K) float32 0/1 indicators for
-    a multi-label set (``ir``); :attr:`multilabel` tells which, and the fit loop picks its loss
-    and metrics from it.
+    a multi-label set (``ir``, ``chestmnist``); :attr:`multilabel` tells which, and the fit
+    loop picks its loss and metrics from it.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, name: str, split: str) -> None:
@@ -119,11 +126,12 @@ def dataset_num_classes(name: str) -> int:
     DATASETS.get(name)  # unknown names: a ValueError listing the known ones
     if name in MULTILABEL_LABELS:
         return len(MULTILABEL_LABELS[name])
-    return medmnist_num_classes(name) if name in MEDMNIST_CLASSES else 10
+    return medmnist_num_classes(name) if name in list_medmnist() else 10
 
 
 #: Multi-label datasets and the names of their labels (in label-column order).
-MULTILABEL_LABELS: dict[str, tuple[str, ...]] = {"ir": FUNCTIONAL_GROUPS}
+MULTILABEL_LABELS: dict[str, tuple[str, ...]] = {"ir": FUNCTIONAL_GROUPS,
+                                                 "chestmnist": CHESTMNIST_LABELS}
 
 #: Datasets split by k-fold cross-validation: their builders take ``fold`` and ``n_folds``
 #: (``data.fold``, ``data.n_folds``).
@@ -147,7 +155,7 @@ def dataset_options(name: str, fold: int, n_folds: int) -> dict:
 DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
     "digits": (1, 8, 8),
     **{name: (1, 28, 28) for name in _IDX_DATASETS},
-    **{flag: (1, 28, 28) for flag in MEDMNIST_CLASSES},
+    **{flag: (medmnist_channels(flag), 28, 28) for flag in list_medmnist()},
     "eureka": (3, 56, 56),
     # 1-D signals as 1 x L images (tokens are stripes of the signal; qdsformer.models.signal)
     "ir": (1, 1, IR_LENGTH),
@@ -308,11 +316,17 @@ def _idx_dataset(name: str, split: str, root, download: bool) -> ArrayDataset:
 def _medmnist_dataset(flag: str, split: str, root, download: bool) -> ArrayDataset:
     images, labels, path = load_medmnist(flag, split, root, download)
     train = images if split == "train" else load_medmnist(flag, "train", root)[0]
-    mean, std = float(train.mean()) / 255.0, float(train.std()) / 255.0
-    if std == 0.0:
-        raise ValueError(f"{path}: the train images are constant; cannot standardise")
-    x = _standardise(images / 255.0, mean, std).unsqueeze(1)  # (N, 1, 28, 28)
-    return ArrayDataset(x, torch.from_numpy(labels), flag, split)
+    if images.ndim == 3:  # grey (N, 28, 28) -> (N, 28, 28, 1)
+        images, train = images[..., None], train[..., None]
+    channels = []
+    for c in range(images.shape[-1]):  # standardised per channel with the train split's stats
+        mean, std = float(train[..., c].mean()) / 255.0, float(train[..., c].std()) / 255.0
+        if std == 0.0:
+            which = "" if images.shape[-1] == 1 else f" (channel {c})"
+            raise ValueError(f"{path}: the train images are constant{which}; cannot standardise")
+        channels.append(_standardise(images[..., c] / 255.0, mean, std))  # (N, 28, 28)
+    x = torch.stack(channels, dim=1)  # (N, C, 28, 28)
+    return ArrayDataset(x, torch.from_numpy(labels), flag, split)  # labels (N,) or (N, 14)
 
 
 def _eureka_dataset(split: str, root, download: bool) -> ArrayDataset:
@@ -353,7 +367,7 @@ def _mnist1d_dataset(split: str, root=None, download: bool = False) -> ArrayData
 DATASETS: Registry[Callable[..., ArrayDataset]] = Registry("dataset", {
     "digits": _digits,
     **{name: partial(_idx_dataset, name) for name in _IDX_DATASETS},
-    **{flag: partial(_medmnist_dataset, flag) for flag in MEDMNIST_CLASSES},
+    **{flag: partial(_medmnist_dataset, flag) for flag in list_medmnist()},
     "eureka": _eureka_dataset,
     "ir": _ir_dataset,
     "mnist1d": _mnist1d_dataset,
