@@ -40,7 +40,15 @@ import torch
 from torch.utils.data import Dataset
 
 from qdsformer.common.registry import Registry
-from qdsformer.data.eureka import EUREKA_SEED, default_cache_dir, load_eureka, source_fingerprint
+from qdsformer.data.eureka import (
+    EUREKA_SEED,
+    colorize,
+    compose_canvas,
+    default_cache_dir,
+    draw_eureka,
+    load_eureka,
+    source_fingerprint,
+)
 from qdsformer.data.functional_groups import FUNCTIONAL_GROUPS
 from qdsformer.data.idx import read_idx
 from qdsformer.data.ir import IR_LENGTH, load_ir
@@ -96,6 +104,48 @@ class ArrayDataset(Dataset):
             raise ValueError(f"a dataset limit must be >= 1, got {limit}")
         return ArrayDataset(self.images[:limit], self.labels[:limit], self.name, self.split)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the loader before each training epoch: a fixed data set ignores it."""
+
+
+class RedrawnEureka(ArrayDataset):
+    """The Eureka training set redrawn at every epoch, as Hoffmann et al.'s code does.
+
+    :meth:`set_epoch` composes the images of epoch ``e`` from the stream (``seed``, train,
+    ``e``) of :func:`qdsformer.data.eureka.draw_eureka`, so the compositions depend only on the
+    seed and the epoch (a resumed run sees what an uninterrupted one saw). Only the first
+    ``limit`` examples are composed.
+    """
+
+    def __init__(self, sources: tuple[np.ndarray, ...], seed: int, limit: int | None = None
+                 ) -> None:
+        self.sources = sources  # MNIST images, labels, Fashion-MNIST images, labels
+        self.seed = seed
+        self.limit = limit
+        self.epoch = None
+        super().__init__(*self._compose(0), "eureka", "train")
+        self.epoch = 0
+
+    def _compose(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        mnist_images, mnist_labels, fashion_images, fashion_labels = self.sources
+        recipe = draw_eureka(mnist_labels, fashion_labels, self.seed, "train", epoch=epoch)
+        keep = slice(0, self.limit)
+        canvas = compose_canvas(mnist_images, fashion_images, recipe["sources"][keep])
+        images = colorize(canvas, recipe["colors"][keep])  # (N, 3, 56, 56)
+        return torch.from_numpy(images), torch.from_numpy(recipe["labels"][keep])
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.images, self.labels = self._compose(epoch)
+            self.epoch = epoch
+
+    def subset(self, limit: int | None) -> ArrayDataset:
+        if limit is None or limit >= len(self):
+            return self
+        if limit < 1:
+            raise ValueError(f"a dataset limit must be >= 1, got {limit}")
+        return RedrawnEureka(self.sources, self.seed, limit)
+
 
 @dataclass(frozen=True)
 class _IdxSpec:
@@ -144,9 +194,24 @@ def dataset_is_multilabel(name: str) -> bool:
     return name in MULTILABEL_LABELS
 
 
-def dataset_options(name: str, fold: int, n_folds: int) -> dict:
-    """The extra builder options of dataset ``name``: the fold of a cross-validated set."""
-    return {"fold": fold, "n_folds": n_folds} if name in CROSS_VALIDATED else {}
+#: Where the ``eureka`` val split comes from (``data.eureka_val``): ``holdout``, the 5k
+#: training images held out (the default), or ``test``, the composed official test set.
+EUREKA_VAL_SOURCES = ("holdout", "test")
+
+
+def dataset_options(name: str, fold: int, n_folds: int, redraw_seed: int | None = None,
+                    eureka_val: str = "holdout") -> dict:
+    """The extra builder options of dataset ``name``.
+
+    The fold of a cross-validated set; for ``eureka`` the seed of the per-epoch redraw of its
+    training set (``data.redraw``: the run seed, None for the fixed draw) and the source of
+    its val split (``data.eureka_val``).
+    """
+    if name in CROSS_VALIDATED:
+        return {"fold": fold, "n_folds": n_folds}
+    if name == "eureka":
+        return {"redraw_seed": redraw_seed, "val_source": eureka_val}
+    return {}
 
 
 #: Image shape (channels, height, width) of each built-in dataset, so that a run can check its
@@ -190,7 +255,8 @@ def build_dataset(
             the MedMNIST ``<flag>.npz`` files, and the ``eureka/`` cache.
         download: allow torchvision (MNIST, Fashion-MNIST) or the ``medmnist`` package to
             download into ``root`` when the files are absent (``ir``: the public archive).
-        **options: builder options (:func:`dataset_options`: ``fold``, ``n_folds`` of ``ir``).
+        **options: builder options (:func:`dataset_options`: ``fold``, ``n_folds`` of ``ir``;
+            ``redraw_seed``, ``val_source`` of ``eureka``).
 
     Raises:
         ValueError: an unknown name or split, a damaged file, or an empty split (also an MNIST
@@ -329,9 +395,14 @@ def _medmnist_dataset(flag: str, split: str, root, download: bool) -> ArrayDatas
     return ArrayDataset(x, torch.from_numpy(labels), flag, split)  # labels (N,) or (N, 14)
 
 
-def _eureka_dataset(split: str, root, download: bool) -> ArrayDataset:
+def _eureka_dataset(split: str, root, download: bool, redraw_seed: int | None = None,
+                    val_source: str = "holdout") -> ArrayDataset:
+    if val_source not in EUREKA_VAL_SOURCES:
+        raise ValueError(f"data.eureka_val must be one of {', '.join(EUREKA_VAL_SOURCES)}, "
+                         f"got {val_source!r}")
+    source_split = "test" if split == "val" and val_source == "test" else split
     root_path = Path(root).expanduser() if root is not None else None
-    part = "test" if split == "test" else "train"
+    part = "test" if source_split == "test" else "train"
     mnist_files = _locate_idx_files("mnist", part, root_path, download)
     fashion_files = _locate_idx_files("fashion-mnist", part, root_path, download)
     if set(mnist_files) == set(fashion_files):  # both use the same IDX file names
@@ -341,10 +412,12 @@ def _eureka_dataset(split: str, root, download: bool) -> ArrayDataset:
     files = [*mnist_files, *fashion_files]
 
     def sources():
-        return (*_idx_arrays("mnist", split, root, download),
-                *_idx_arrays("fashion-mnist", split, root, download))
+        return (*_idx_arrays("mnist", source_split, root, download),
+                *_idx_arrays("fashion-mnist", source_split, root, download))
 
-    images, labels = load_eureka(split, EUREKA_SEED, default_cache_dir(root),
+    if split == "train" and redraw_seed is not None:
+        return RedrawnEureka(sources(), redraw_seed)
+    images, labels = load_eureka(source_split, EUREKA_SEED, default_cache_dir(root),
                                  source_fingerprint(files), sources)
     return ArrayDataset(torch.from_numpy(images), torch.from_numpy(labels), "eureka", split)
 
