@@ -102,6 +102,9 @@ class ArrayDataset(Dataset):
             return self
         if limit < 1:
             raise ValueError(f"a dataset limit must be >= 1, got {limit}")
+        return self._first(limit)
+
+    def _first(self, limit: int) -> ArrayDataset:
         return ArrayDataset(self.images[:limit], self.labels[:limit], self.name, self.split)
 
     def set_epoch(self, epoch: int) -> None:
@@ -139,12 +142,8 @@ class RedrawnEureka(ArrayDataset):
             self.images, self.labels = self._compose(epoch)
             self.epoch = epoch
 
-    def subset(self, limit: int | None) -> ArrayDataset:
-        if limit is None or limit >= len(self):
-            return self
-        if limit < 1:
-            raise ValueError(f"a dataset limit must be >= 1, got {limit}")
-        return RedrawnEureka(self.sources, self.seed, limit)
+    def _first(self, limit: int) -> ArrayDataset:
+        return RedrawnEureka(self.sources, self.seed, limit)  # composes only ``limit`` examples
 
 
 @dataclass(frozen=True)
