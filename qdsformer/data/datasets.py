@@ -13,9 +13,10 @@ run sees the same train/val/test partition:
   55k train and 5k val (a training file must hold more than 5k images).
 
 No split is ever empty: :func:`build_dataset` refuses one, naming the split and its size.
-- the seven MedMNIST sets of QDSFormer Table 2 (:mod:`qdsformer.data.medmnist_sets`): the
-  official train/val/test splits of ``<flag>.npz``, standardised with the train images' mean
-  and standard deviation.
+- MedMNIST (:mod:`qdsformer.data.medmnist_sets`): the seven grey sets of QDSFormer Table 2,
+  the RGB sets (N, 3, 28, 28) and the multi-label chestmnist (labels (N, 14)); the official
+  train/val/test splits of ``<flag>.npz``, standardised per channel with the train images'
+  mean and standard deviation.
 - ``eureka`` (:mod:`qdsformer.data.eureka`): 56x56 RGB compositions of MNIST and Fashion-MNIST,
   each split composed from the same split of both (55k/5k/10k), no normalisation (as in
   Hoffmann et al.'s code).
@@ -39,11 +40,25 @@ import torch
 from torch.utils.data import Dataset
 
 from qdsformer.common.registry import Registry
-from qdsformer.data.eureka import EUREKA_SEED, default_cache_dir, load_eureka, source_fingerprint
+from qdsformer.data.eureka import (
+    EUREKA_SEED,
+    colorize,
+    compose_canvas,
+    default_cache_dir,
+    draw_eureka,
+    load_eureka,
+    source_fingerprint,
+)
 from qdsformer.data.functional_groups import FUNCTIONAL_GROUPS
 from qdsformer.data.idx import read_idx
 from qdsformer.data.ir import IR_LENGTH, load_ir
-from qdsformer.data.medmnist_sets import MEDMNIST_CLASSES, load_medmnist, medmnist_num_classes
+from qdsformer.data.medmnist_sets import (
+    CHESTMNIST_LABELS,
+    list_medmnist,
+    load_medmnist,
+    medmnist_channels,
+    medmnist_num_classes,
+)
 from qdsformer.data.mnist1d_set import MNIST1D_LENGTH, load_mnist1d
 
 log = logging.getLogger(__name__)
@@ -58,8 +73,8 @@ class ArrayDataset(Dataset):
     """Images (N, C, H, W) float32 and labels held as tensors.
 
     Labels are (N,) int64 class indices (single-label), or (N, K) float32 0/1 indicators for
-    a multi-label set (``ir``); :attr:`multilabel` tells which, and the fit loop picks its loss
-    and metrics from it.
+    a multi-label set (``ir``, ``chestmnist``); :attr:`multilabel` tells which, and the fit
+    loop picks its loss and metrics from it.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, name: str, split: str) -> None:
@@ -87,7 +102,48 @@ class ArrayDataset(Dataset):
             return self
         if limit < 1:
             raise ValueError(f"a dataset limit must be >= 1, got {limit}")
+        return self._first(limit)
+
+    def _first(self, limit: int) -> ArrayDataset:
         return ArrayDataset(self.images[:limit], self.labels[:limit], self.name, self.split)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the loader before each training epoch: a fixed data set ignores it."""
+
+
+class RedrawnEureka(ArrayDataset):
+    """The Eureka training set redrawn at every epoch, as Hoffmann et al.'s code does.
+
+    :meth:`set_epoch` composes the images of epoch ``e`` from the stream (``seed``, train,
+    ``e``) of :func:`qdsformer.data.eureka.draw_eureka`, so the compositions depend only on the
+    seed and the epoch (a resumed run sees what an uninterrupted one saw). Only the first
+    ``limit`` examples are composed.
+    """
+
+    def __init__(self, sources: tuple[np.ndarray, ...], seed: int, limit: int | None = None
+                 ) -> None:
+        self.sources = sources  # MNIST images, labels, Fashion-MNIST images, labels
+        self.seed = seed
+        self.limit = limit
+        self.epoch = None
+        super().__init__(*self._compose(0), "eureka", "train")
+        self.epoch = 0
+
+    def _compose(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        mnist_images, mnist_labels, fashion_images, fashion_labels = self.sources
+        recipe = draw_eureka(mnist_labels, fashion_labels, self.seed, "train", epoch=epoch)
+        keep = slice(0, self.limit)
+        canvas = compose_canvas(mnist_images, fashion_images, recipe["sources"][keep])
+        images = colorize(canvas, recipe["colors"][keep])  # (N, 3, 56, 56)
+        return torch.from_numpy(images), torch.from_numpy(recipe["labels"][keep])
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.images, self.labels = self._compose(epoch)
+            self.epoch = epoch
+
+    def _first(self, limit: int) -> ArrayDataset:
+        return RedrawnEureka(self.sources, self.seed, limit)  # composes only ``limit`` examples
 
 
 @dataclass(frozen=True)
@@ -119,11 +175,12 @@ def dataset_num_classes(name: str) -> int:
     DATASETS.get(name)  # unknown names: a ValueError listing the known ones
     if name in MULTILABEL_LABELS:
         return len(MULTILABEL_LABELS[name])
-    return medmnist_num_classes(name) if name in MEDMNIST_CLASSES else 10
+    return medmnist_num_classes(name) if name in list_medmnist() else 10
 
 
 #: Multi-label datasets and the names of their labels (in label-column order).
-MULTILABEL_LABELS: dict[str, tuple[str, ...]] = {"ir": FUNCTIONAL_GROUPS}
+MULTILABEL_LABELS: dict[str, tuple[str, ...]] = {"ir": FUNCTIONAL_GROUPS,
+                                                 "chestmnist": CHESTMNIST_LABELS}
 
 #: Datasets split by k-fold cross-validation: their builders take ``fold`` and ``n_folds``
 #: (``data.fold``, ``data.n_folds``).
@@ -136,9 +193,24 @@ def dataset_is_multilabel(name: str) -> bool:
     return name in MULTILABEL_LABELS
 
 
-def dataset_options(name: str, fold: int, n_folds: int) -> dict:
-    """The extra builder options of dataset ``name``: the fold of a cross-validated set."""
-    return {"fold": fold, "n_folds": n_folds} if name in CROSS_VALIDATED else {}
+#: Where the ``eureka`` val split comes from (``data.eureka_val``): ``holdout``, the 5k
+#: training images held out (the default), or ``test``, the composed official test set.
+EUREKA_VAL_SOURCES = ("holdout", "test")
+
+
+def dataset_options(name: str, fold: int, n_folds: int, redraw_seed: int | None = None,
+                    eureka_val: str = "holdout") -> dict:
+    """The extra builder options of dataset ``name``.
+
+    The fold of a cross-validated set; for ``eureka`` the seed of the per-epoch redraw of its
+    training set (``data.redraw``: the run seed, None for the fixed draw) and the source of
+    its val split (``data.eureka_val``).
+    """
+    if name in CROSS_VALIDATED:
+        return {"fold": fold, "n_folds": n_folds}
+    if name == "eureka":
+        return {"redraw_seed": redraw_seed, "val_source": eureka_val}
+    return {}
 
 
 #: Image shape (channels, height, width) of each built-in dataset, so that a run can check its
@@ -147,7 +219,7 @@ def dataset_options(name: str, fold: int, n_folds: int) -> dict:
 DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
     "digits": (1, 8, 8),
     **{name: (1, 28, 28) for name in _IDX_DATASETS},
-    **{flag: (1, 28, 28) for flag in MEDMNIST_CLASSES},
+    **{flag: (medmnist_channels(flag), 28, 28) for flag in list_medmnist()},
     "eureka": (3, 56, 56),
     # 1-D signals as 1 x L images (tokens are stripes of the signal; qdsformer.models.signal)
     "ir": (1, 1, IR_LENGTH),
@@ -182,7 +254,8 @@ def build_dataset(
             the MedMNIST ``<flag>.npz`` files, and the ``eureka/`` cache.
         download: allow torchvision (MNIST, Fashion-MNIST) or the ``medmnist`` package to
             download into ``root`` when the files are absent (``ir``: the public archive).
-        **options: builder options (:func:`dataset_options`: ``fold``, ``n_folds`` of ``ir``).
+        **options: builder options (:func:`dataset_options`: ``fold``, ``n_folds`` of ``ir``;
+            ``redraw_seed``, ``val_source`` of ``eureka``).
 
     Raises:
         ValueError: an unknown name or split, a damaged file, or an empty split (also an MNIST
@@ -308,16 +381,27 @@ def _idx_dataset(name: str, split: str, root, download: bool) -> ArrayDataset:
 def _medmnist_dataset(flag: str, split: str, root, download: bool) -> ArrayDataset:
     images, labels, path = load_medmnist(flag, split, root, download)
     train = images if split == "train" else load_medmnist(flag, "train", root)[0]
-    mean, std = float(train.mean()) / 255.0, float(train.std()) / 255.0
-    if std == 0.0:
-        raise ValueError(f"{path}: the train images are constant; cannot standardise")
-    x = _standardise(images / 255.0, mean, std).unsqueeze(1)  # (N, 1, 28, 28)
-    return ArrayDataset(x, torch.from_numpy(labels), flag, split)
+    if images.ndim == 3:  # grey (N, 28, 28) -> (N, 28, 28, 1)
+        images, train = images[..., None], train[..., None]
+    channels = []
+    for c in range(images.shape[-1]):  # standardised per channel with the train split's stats
+        mean, std = float(train[..., c].mean()) / 255.0, float(train[..., c].std()) / 255.0
+        if std == 0.0:
+            which = "" if images.shape[-1] == 1 else f" (channel {c})"
+            raise ValueError(f"{path}: the train images are constant{which}; cannot standardise")
+        channels.append(_standardise(images[..., c] / 255.0, mean, std))  # (N, 28, 28)
+    x = torch.stack(channels, dim=1)  # (N, C, 28, 28)
+    return ArrayDataset(x, torch.from_numpy(labels), flag, split)  # labels (N,) or (N, 14)
 
 
-def _eureka_dataset(split: str, root, download: bool) -> ArrayDataset:
+def _eureka_dataset(split: str, root, download: bool, redraw_seed: int | None = None,
+                    val_source: str = "holdout") -> ArrayDataset:
+    if val_source not in EUREKA_VAL_SOURCES:
+        raise ValueError(f"data.eureka_val must be one of {', '.join(EUREKA_VAL_SOURCES)}, "
+                         f"got {val_source!r}")
+    source_split = "test" if split == "val" and val_source == "test" else split
     root_path = Path(root).expanduser() if root is not None else None
-    part = "test" if split == "test" else "train"
+    part = "test" if source_split == "test" else "train"
     mnist_files = _locate_idx_files("mnist", part, root_path, download)
     fashion_files = _locate_idx_files("fashion-mnist", part, root_path, download)
     if set(mnist_files) == set(fashion_files):  # both use the same IDX file names
@@ -327,10 +411,12 @@ def _eureka_dataset(split: str, root, download: bool) -> ArrayDataset:
     files = [*mnist_files, *fashion_files]
 
     def sources():
-        return (*_idx_arrays("mnist", split, root, download),
-                *_idx_arrays("fashion-mnist", split, root, download))
+        return (*_idx_arrays("mnist", source_split, root, download),
+                *_idx_arrays("fashion-mnist", source_split, root, download))
 
-    images, labels = load_eureka(split, EUREKA_SEED, default_cache_dir(root),
+    if split == "train" and redraw_seed is not None:
+        return RedrawnEureka(sources(), redraw_seed)
+    images, labels = load_eureka(source_split, EUREKA_SEED, default_cache_dir(root),
                                  source_fingerprint(files), sources)
     return ArrayDataset(torch.from_numpy(images), torch.from_numpy(labels), "eureka", split)
 
@@ -353,7 +439,7 @@ def _mnist1d_dataset(split: str, root=None, download: bool = False) -> ArrayData
 DATASETS: Registry[Callable[..., ArrayDataset]] = Registry("dataset", {
     "digits": _digits,
     **{name: partial(_idx_dataset, name) for name in _IDX_DATASETS},
-    **{flag: partial(_medmnist_dataset, flag) for flag in MEDMNIST_CLASSES},
+    **{flag: partial(_medmnist_dataset, flag) for flag in list_medmnist()},
     "eureka": _eureka_dataset,
     "ir": _ir_dataset,
     "mnist1d": _mnist1d_dataset,

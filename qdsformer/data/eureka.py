@@ -18,11 +18,14 @@ Their main task (``spacial_decision_indicator_digit_1_2_fashion`` in boschresear
   gets N(0, 0.05^2) noise per channel. The colour carries no label information in this task.
 - Normalisation: none. Their code builds an ImageNet ``Normalize`` but never applies it.
 
-Differences, by necessity: their training set redraws every random part on every access
-(``np.random`` in ``__getitem__``), so each epoch sees new compositions; ours is one fixed draw
-per split from ``seed`` (deterministic, cached). Their validation set is the composed official
-test set; we keep the package's convention (55k/5k train/val split of the training images, the
-official 10k as test), composing each split only from its own source images.
+Two modes. The default is one fixed draw per split from ``seed`` (deterministic, cached), with
+the package's convention of a 55k/5k train/val split of the training images and the official
+10k as test, each split composed only from its own source images. Their code instead redraws
+every random part of a training example on every access (``np.random`` in ``__getitem__``), so
+each epoch sees new compositions, and validates on the composed official test set: with
+``data.redraw: true`` the training compositions are redrawn at every epoch from (run seed,
+epoch) (deterministic, so a resumed run sees what an uninterrupted one saw; not cached), and
+with ``data.eureka_val: test`` the val split is the composed test set.
 
 The composed set is cached as an ``.npz`` (grey 56 x 56 canvas uint8, colour vectors, labels):
 the RGB float images are ``canvas / 255 * colour`` per quadrant, rebuilt on load exactly.
@@ -57,7 +60,7 @@ SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2}
 
 
 def draw_eureka(mnist_labels: np.ndarray, fashion_labels: np.ndarray, seed: int,
-                split: str = "train") -> dict[str, np.ndarray]:
+                split: str = "train", epoch: int | None = None) -> dict[str, np.ndarray]:
     """Draw the composition of every example (which source images, colours, label).
 
     Args:
@@ -65,6 +68,9 @@ def draw_eureka(mnist_labels: np.ndarray, fashion_labels: np.ndarray, seed: int,
         fashion_labels: (F,) labels of the split's Fashion-MNIST images; the set has F examples.
         seed: base seed; each split draws from its own stream (seed, split).
         split: ``train``, ``val`` or ``test``.
+        epoch: None for the fixed draw of the split; an epoch index for the redrawn training
+            set (``data.redraw``): the stream (seed, split, 1, epoch), so every epoch differs and
+            the same (seed, epoch) always draws the same.
 
     Returns:
         ``sources`` (F, 4) int64 indices (quadrants 0 and 3 into MNIST, 1 and 2 into
@@ -82,7 +88,10 @@ def draw_eureka(mnist_labels: np.ndarray, fashion_labels: np.ndarray, seed: int,
     n = fashion_labels.shape[0]
     if n == 0:
         raise ValueError(f"no Fashion-MNIST {split} images to compose")
-    rng = np.random.default_rng([seed, SPLIT_STREAMS[split]])
+    # a redraw gets its own (seed, split, 1, epoch) stream: trailing zeros do not change a
+    # numpy SeedSequence, so (seed, split, epoch 0) would repeat the fixed draw (seed, split)
+    stream = [seed, SPLIT_STREAMS[split]] + ([] if epoch is None else [1, epoch])
+    rng = np.random.default_rng(stream)
     top_left = pool[rng.integers(0, pool.size, n)]
     bottom_right = pool[rng.integers(0, pool.size, n)]
     top_right = np.arange(n)

@@ -27,7 +27,10 @@ class BatchLoader:
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Fix the shuffle order of epoch ``epoch`` and pass it to the data set (a data set
+        redrawn every epoch, ``data.redraw``, composes that epoch's examples)."""
         self.epoch = epoch
+        self.dataset.set_epoch(epoch)
 
     def __len__(self) -> int:
         return (len(self.dataset) + self.batch_size - 1) // self.batch_size

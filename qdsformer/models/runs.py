@@ -75,7 +75,8 @@ def run_image_batch(path: str | Path, split: str, n_images: int, *, root: str | 
     data = run.config["data"]
     dataset = build_dataset(data["name"], split, root=root or data.get("root"), download=False,
                             **dataset_options(data["name"], data.get("fold", 0),
-                                              data.get("n_folds", 5)))
+                                              data.get("n_folds", 5),
+                                              eureka_val=data.get("eureka_val", "holdout")))
     count = min(int(n_images), len(dataset))
     images = torch.stack([dataset[i][0] for i in range(count)])  # (N, C, H, W)
     labels = dataset.labels[:count].clone()  # (N,), or (N, K) for a multi-label set

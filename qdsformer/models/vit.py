@@ -67,6 +67,8 @@ class VitPreset:
 _BUILT_IN_PRESETS: dict[str, VitPreset] = {
     # The paper's ViT for MNIST / Fashion-MNIST / MedMNIST: T = 7 stripes + class token = 8.
     "qdsformer_fmnist": VitPreset((28, 28), (4, 28), 1, 10, 128, 2, 1, 1.0),
+    # The same ViT for the RGB MedMNIST sets (pathmnist, dermamnist, bloodmnist, retinamnist).
+    "qdsformer_medmnist_rgb": VitPreset((28, 28), (4, 28), 3, 10, 128, 2, 1, 1.0),
     # The embedded default data (sklearn digits, 8x8): 4 stripes of 2x8 + class token = T 5.
     "qdsformer_digits": VitPreset((8, 8), (2, 8), 1, 10, 64, 2, 1, 2.0),
     # The Eureka task's ViT (QDSFormer Fig. 4a; see the module docstring): 56x56 RGB, 14x28

@@ -63,6 +63,11 @@ class DataConfig:
     test_limit: int | None = None
     fold: int = 0  # cross-validated data sets (ir): the test fold, 0 .. n_folds - 1
     n_folds: int = 5
+    # eureka as its authors run it: redraw the training compositions every epoch from
+    # (run.seed, epoch); validate on the composed official test set ("test") instead of the
+    # 5k held-out training images ("holdout"). The defaults keep the one fixed, cached draw.
+    redraw: bool = False
+    eureka_val: str = "holdout"
 
 
 @dataclass

@@ -96,7 +96,9 @@ def build_loaders(config: Config) -> dict[str, BatchLoader]:
     loaders = {}
     for split, limit in (("train", d.train_limit), ("val", d.val_limit), ("test", d.test_limit)):
         dataset = build_dataset(d.name, split, root=d.root, download=d.download,
-                                **dataset_options(d.name, d.fold, d.n_folds)).subset(limit)
+                                **dataset_options(d.name, d.fold, d.n_folds,
+                                                  config.run.seed if d.redraw else None,
+                                                  d.eureka_val)).subset(limit)
         loaders[split] = BatchLoader(dataset, d.batch_size, shuffle=split == "train",
                                      seed=config.run.seed)
     return loaders

@@ -12,10 +12,11 @@ count against the embedding width, the model itself (built on the CPU from ``mod
 value is checked by the code that uses it: a typo such as ``n_layer`` or ``shots: -5`` inside
 ``attention.kwargs`` fails here), the optimiser's numbers (finite, in range) and its schedule
 (milestones, warm-up), batch size and subset limits, the fold of a cross-validated data set
-(``data.fold``, ``data.n_folds``), ``run.log`` and ``run.compile``, the ``mixed`` section when
-QontOT's strategy is ``mixed``, a distillation teacher's checkpoint, that ``run.device`` exists
-on this machine, and that the output folder can be written (without creating it: the nearest
-existing ancestor must be a writable folder). No data is read.
+(``data.fold``, ``data.n_folds``), the Eureka modes (``data.redraw``, ``data.eureka_val``),
+``run.log`` and ``run.compile``, the ``mixed`` section when QontOT's strategy is ``mixed``, a
+distillation teacher's checkpoint, that ``run.device`` exists on this machine, and that the
+output folder can be written (without creating it: the nearest existing ancestor must be a
+writable folder). No data is read.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from pathlib import Path
 import torch
 
 from qdsformer.attention import NORMALIZERS
-from qdsformer.data.datasets import CROSS_VALIDATED, dataset_image_shape, dataset_num_classes
+from qdsformer.data.datasets import (
+    CROSS_VALIDATED,
+    EUREKA_VAL_SOURCES,
+    dataset_image_shape,
+    dataset_num_classes,
+)
 from qdsformer.models import CHECKPOINT_NAME
 from qdsformer.models.vit import PRESETS, build_vit
 from qdsformer.train.device import resolve_device
@@ -144,6 +150,21 @@ def _check_folds(problems: list[str], data) -> None:
                         f"({', '.join(sorted(CROSS_VALIDATED))}), not {data.name!r}")
 
 
+def _check_eureka_modes(problems: list[str], data) -> None:
+    """``data.redraw`` a boolean, ``data.eureka_val`` holdout or test; either only for eureka."""
+    redraw, val = getattr(data, "redraw", False), getattr(data, "eureka_val", "holdout")
+    if not isinstance(redraw, bool):
+        problems.append(f"data.redraw must be true or false, got {redraw!r}")
+    elif redraw and data.name != "eureka":
+        problems.append(f"data.redraw applies only to the eureka data set, not {data.name!r}")
+    if val not in EUREKA_VAL_SOURCES:
+        problems.append(f"data.eureka_val must be one of {', '.join(EUREKA_VAL_SOURCES)}, "
+                        f"got {val!r}")
+    elif val != "holdout" and data.name != "eureka":
+        problems.append(f"data.eureka_val {val} applies only to the eureka data set, not "
+                        f"{data.name!r}")
+
+
 def _check_optim(problems: list[str], o) -> None:
     before = len(problems)
     if o.name not in OPTIMIZERS:
@@ -250,6 +271,7 @@ def validate_config(config, run_dir: str | Path | None = None, *, check_device: 
     for key in ("train_limit", "val_limit", "test_limit"):
         _int_at_least(problems, f"data.{key}", getattr(data, key), 1, optional=True)
     _check_folds(problems, data)
+    _check_eureka_modes(problems, data)
     problems.extend(run_log_problems(config.run.log))
     if not isinstance(config.run.compile, bool):
         problems.append(f"run.compile must be true or false, got {config.run.compile!r}")

@@ -3,7 +3,8 @@
 - IDX (MNIST, Fashion-MNIST): big-endian header (0, 0, type 0x08, ndim, dims...), uint8 data,
   gzip-compressed, in torchvision's ``<root>/<Name>/raw/`` layout.
 - MedMNIST ``<flag>.npz``: ``{split}_images`` uint8 (N, 28, 28), ``{split}_labels`` uint8 (N, 1)
-  for split in train, val, test (medmnist/dataset.py reads exactly these keys).
+  for split in train, val, test (medmnist/dataset.py reads exactly these keys); RGB sets hold
+  (N, 28, 28, 3) images, chestmnist (N, 14) 0/1 labels.
 - IR spectra: parquet chunks with the data set's columns (``smiles``, ``molecular_formula``,
   ``ir_spectra`` list<float32>, and unused NMR / MS/MS columns), written with pyarrow.
 """
@@ -67,21 +68,29 @@ def eureka_root(tmp_path):
     return tmp_path
 
 
-def medmnist_arrays(n_classes: int, sizes=(60, 20, 30), seed: int = 0) -> dict[str, np.ndarray]:
+def medmnist_arrays(n_classes: int, sizes=(60, 20, 30), seed: int = 0, channels: int = 1,
+                    multilabel: bool = False) -> dict[str, np.ndarray]:
+    """Official-format arrays: images (N, 28, 28) grey or (N, 28, 28, 3) RGB; labels (N, 1)
+    classes or, ``multilabel``, (N, n_classes) 0/1 (chestmnist)."""
     rng = np.random.default_rng(seed)
     arrays = {}
+    shape = (28, 28) if channels == 1 else (28, 28, channels)
     for split, n in zip(("train", "val", "test"), sizes):
-        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        arrays[f"{split}_labels"] = rng.integers(0, n_classes, (n, 1)).astype(np.uint8)
+        arrays[f"{split}_images"] = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
+        arrays[f"{split}_labels"] = (rng.integers(0, 2, (n, n_classes)) if multilabel
+                                     else rng.integers(0, n_classes, (n, 1))).astype(np.uint8)
     return arrays
 
 
 @pytest.fixture
 def write_medmnist():
-    """``write(folder, flag, n_classes, **overrides) -> (path, arrays)`` in the official format."""
+    """``write(folder, flag, n_classes, channels=1, multilabel=False, **overrides) -> (path,
+    arrays)`` in the official format."""
 
-    def write(folder: Path, flag: str, n_classes: int, **overrides):
-        arrays = {**medmnist_arrays(n_classes), **overrides}
+    def write(folder: Path, flag: str, n_classes: int, channels: int = 1,
+              multilabel: bool = False, **overrides):
+        arrays = {**medmnist_arrays(n_classes, channels=channels, multilabel=multilabel),
+                  **overrides}
         arrays = {k: v for k, v in arrays.items() if v is not None}
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{flag}.npz"
