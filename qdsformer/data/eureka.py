@@ -35,13 +35,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from qdsformer.common.results import atomic_write_bytes
+from qdsformer.data.cache import read_cache, write_cache
 
 log = logging.getLogger(__name__)
 
@@ -146,26 +145,6 @@ def cache_path(cache_dir: str | Path, split: str, seed: int) -> Path:
     return Path(cache_dir) / f"eureka_{split}_seed{seed}_v{CACHE_VERSION}.npz"
 
 
-def _atomic_savez(path: Path, arrays: dict) -> None:
-    atomic_write_bytes(path, lambda handle: np.savez(handle, **arrays))
-
-
-def _read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None when absent, stale (other sources) or unreadable."""
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            data = {k: archive[k] for k in archive.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
-        log.warning("eureka cache %s is unreadable (%s); rebuilding it", path, err)
-        return None
-    if str(data.get("fingerprint", "")) != fingerprint:
-        log.info("eureka cache %s was built from other source files; rebuilding it", path)
-        return None
-    return data
-
-
 def source_fingerprint(files) -> str:
     """A cheap identity of the source IDX files: names, sizes and the bytes of the label files."""
     digest = hashlib.sha1()
@@ -191,7 +170,7 @@ def load_eureka(split: str, seed: int, cache_dir: str | Path, fingerprint: str,
             (uint8 (M, 28, 28), (M,), (F, 28, 28), (F,)), called only when (re)building.
     """
     path = cache_path(cache_dir, split, seed)
-    data = _read_cache(path, fingerprint)
+    data = read_cache(path, fingerprint, "eureka cache")
     if data is None:
         mnist_images, mnist_labels, fashion_images, fashion_labels = load_sources()
         recipe = draw_eureka(mnist_labels, fashion_labels, seed, split)
@@ -199,6 +178,6 @@ def load_eureka(split: str, seed: int, cache_dir: str | Path, fingerprint: str,
         data = {"canvas": canvas, "colors": recipe["colors"], "labels": recipe["labels"],
                 "digits": recipe["digits"], "items": recipe["items"],
                 "sources": recipe["sources"], "fingerprint": np.array(fingerprint)}
-        _atomic_savez(path, data)
+        write_cache(path, data)
         log.info("built the eureka %s set (%d images) into %s", split, len(canvas), path)
     return colorize(data["canvas"], data["colors"]), data["labels"].astype(np.int64)

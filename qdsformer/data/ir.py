@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qdsformer.common.results import atomic_write_bytes
+from qdsformer.data.cache import read_cache, write_cache
 from qdsformer.data.functional_groups import FUNCTIONAL_GROUPS, match_functional_groups
 
 log = logging.getLogger(__name__)
@@ -164,26 +164,10 @@ def resample_to_grid(spectra: np.ndarray) -> np.ndarray:
 
 
 def _fingerprint(chunks: list[Path]) -> str:
-    digest = hashlib.sha1()
+    digest = hashlib.sha1(f"groups={len(FUNCTIONAL_GROUPS)};".encode())  # the table's size too
     for path in chunks:
         digest.update(f"{path.name}:{path.stat().st_size};".encode())
     return digest.hexdigest()
-
-
-def _read_label_cache(path: Path, fingerprint: str) -> dict | None:
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            data = {k: archive[k] for k in archive.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
-        log.warning("IR label cache %s is unreadable (%s); rebuilding it", path, err)
-        return None
-    if str(data.get("fingerprint", "")) != fingerprint or \
-            data.get("labels", np.zeros((0, 0))).shape[1:] != (len(FUNCTIONAL_GROUPS),):
-        log.info("IR label cache %s was built from other chunks; rebuilding it", path)
-        return None
-    return data
 
 
 def chunk_labels(chunks: list[Path]) -> dict[str, np.ndarray]:
@@ -193,7 +177,7 @@ def chunk_labels(chunks: list[Path]) -> dict[str, np.ndarray]:
     """
     path = chunks[0].parent / LABEL_CACHE
     fingerprint = _fingerprint(chunks)
-    data = _read_label_cache(path, fingerprint)
+    data = read_cache(path, fingerprint, "IR label cache")
     if data is not None:
         return data
     labels, valid, counts = [], [], []
@@ -209,7 +193,7 @@ def chunk_labels(chunks: list[Path]) -> dict[str, np.ndarray]:
     if dropped:
         log.warning("IR data set: dropped %d of %d rows whose SMILES RDKit cannot parse",
                     dropped, len(data["valid"]))
-    atomic_write_bytes(path, lambda handle: np.savez(handle, **data))
+    write_cache(path, data)
     log.info("computed the functional-group labels of %d molecules into %s",
              len(data["valid"]), path)
     return data
