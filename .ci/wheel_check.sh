@@ -10,9 +10,12 @@
 #   .ci/wheel_check.sh            # with the test venv active (CI: .ci/run, after the tests)
 #   PYTHON=/path/to/python .ci/wheel_check.sh
 set -euo pipefail
+PY=${PYTHON:-python}
+if [[ "$PY" == */* ]]; then  # a path: make it absolute before the script changes folders
+  PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")"
+fi
 cd "$(dirname "$0")/.."
 repo=$PWD
-PY=${PYTHON:-python}
 work=$(mktemp -d "${TMPDIR:-/tmp}/qdsformer-wheel.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
