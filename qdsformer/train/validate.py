@@ -140,11 +140,13 @@ _BUILT: dict[str, str | None] = {}
 def _check_folds(problems: list[str], data) -> None:
     """``data.fold`` in 0 .. n_folds - 1, ``data.n_folds`` >= 2; a fold only where it applies."""
     n_folds, fold = getattr(data, "n_folds", 5), getattr(data, "fold", 0)
+    before = len(problems)
     _int_at_least(problems, "data.n_folds", n_folds, 2)
+    if len(problems) > before:  # the fold's range is unknown: one message, about n_folds
+        return
     if not (isinstance(fold, int) and not isinstance(fold, bool) and fold >= 0
-            and (not isinstance(n_folds, int) or fold < n_folds)):
-        upper = f"{n_folds - 1}" if isinstance(n_folds, int) else "n_folds - 1"
-        problems.append(f"data.fold must be an integer in 0..{upper}, got {fold!r}")
+            and fold < n_folds):
+        problems.append(f"data.fold must be an integer in 0..{n_folds - 1}, got {fold!r}")
     elif fold and data.name not in CROSS_VALIDATED:
         problems.append(f"data.fold {fold} applies only to cross-validated data sets "
                         f"({', '.join(sorted(CROSS_VALIDATED))}), not {data.name!r}")

@@ -72,10 +72,11 @@ def test_mnist1d_preset_trains_from_the_cli(tmp_path, attention):
     ("data.fold=5", "data.fold must be an integer in 0..4, got 5"),
     ("data.fold=-1", "data.fold must be an integer in 0..4, got -1"),
     ("data.n_folds=1", "data.n_folds must be an integer >= 2, got 1"),
+    ("data.n_folds=0", "data.n_folds must be an integer >= 2, got 0"),  # and nothing on the fold
     ("data.fold=2", "data.fold 2 applies only to cross-validated data sets (ir), not 'digits'"),
 ])
 def test_bad_fold_settings_exit_2_naming_the_key(tmp_path, capsys, override, message):
     run_dir = tmp_path / "run"
     assert main(["train", "--set", override, "--run-dir", str(run_dir)]) == 2
-    assert message in capsys.readouterr().err
+    assert capsys.readouterr().err.strip() == f"qdsformer train: error: invalid config: {message}"
     assert not run_dir.exists()
