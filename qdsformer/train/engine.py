@@ -68,7 +68,7 @@ from qdsformer.train.multilabel import (
     evaluate_multilabel,
     write_per_label_f1,
 )
-from qdsformer.train.resume import check_resume_consistency
+from qdsformer.train.resume import check_resume_consistency, rng_state, set_rng_state
 from qdsformer.train.schedules import warmup_cosine_lr
 from qdsformer.train.tensorboard import MARGINAL_FIELD, TensorBoardLog, marginal_fields
 from qdsformer.train.validate import nearest_existing, validate_config
@@ -194,28 +194,6 @@ def default_run_dir(config: Config) -> Path:
     return Path(config.run.out_dir) / config.experiment / name
 
 
-def _rng_state() -> dict:
-    # plain types only (a safe torch.load refuses numpy arrays): numpy's key as a list of ints
-    kind, key, pos, has_gauss, cached = np.random.get_state()
-    state = {"python": random.getstate(),
-             "numpy": (str(kind), [int(k) for k in key], int(pos), int(has_gauss),
-                       float(cached)),
-             "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, key, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, np.asarray(key, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def fit(
     config: Config,
     loss_fn: LossFn | None = None,
@@ -308,7 +286,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         plain_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         history = state["history"]
         start_epoch = state["epoch"]
         log.info("resuming %s after epoch %d", run_dir, start_epoch)
@@ -362,7 +340,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
             save_checkpoint(
                 {"config": to_dict(config), "epoch": epoch + 1,
                  "model": plain_model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "rng": _rng_state(), "history": history},
+                 "scheduler": scheduler.state_dict(), "rng": rng_state(), "history": history},
                 ckpt_path,
             )
             write_csv(history, run_dir / "metrics.csv", fieldnames=fields)
