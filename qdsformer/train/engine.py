@@ -162,6 +162,7 @@ def default_run_dir(config: Config) -> Path:
 
 def fit(
     config: Config,
+    *,
     loss_fn: LossFn | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
