@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import argparse
 
-from qdsformer.apps.shared import add_run_arguments, print_test_result, run_training
+from qdsformer.apps.shared import (
+    add_run_arguments,
+    checked_config,
+    config_source,
+    finished,
+    print_test_result,
+)
 from qdsformer.train import distill, load_distill_config
 
 
@@ -22,8 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = run_training(args, load_distill_config, distill, "distill")
-    if summary is not None:
+    config_file, overrides, run_dir = config_source(args)
+    config = checked_config(load_distill_config(config_file, overrides), args, run_dir)
+    summary = distill(config, run_dir=run_dir, resume=bool(args.resume),
+                      stop_after_epochs=args.stop_after_epochs)
+    if finished(summary, "distill"):
         print(f"teacher ({summary['teacher_attention']}): test accuracy "
               f"{summary['teacher_test_acc']:.4f}")
         print_test_result(summary, f"student ({summary['attention']})")

@@ -1,6 +1,7 @@
 """Helpers shared by several commands (never a command module itself).
 
-- training options and ``config_from_args``: ``qdsformer train`` and ``qdsformer distill``;
+- training options, ``config_source``, ``checked_config`` and ``finished``: ``qdsformer train``
+  and ``qdsformer distill``;
 - circuit runner options and Qiskit log levels: ``circuits``, ``evaluate``, ``bench circuits``.
 """
 
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from qdsformer.train.validate import validate_config
@@ -57,11 +57,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def config_from_args(args: argparse.Namespace, load: Callable) -> tuple[object, Path | None]:
-    """The run's config and folder from the options of :func:`add_run_arguments`.
+def config_source(args: argparse.Namespace) -> tuple[Path | None, list[str], Path | None]:
+    """``(config file, overrides, run folder)`` from the options of :func:`add_run_arguments`.
 
-    ``load(path, overrides)`` reads a config file; with ``--resume`` it reads the run folder's
-    saved ``config.yaml`` and no other config option is allowed.
+    With ``--resume`` the file is the run folder's saved ``config.yaml``, with no overrides,
+    and no other config option is allowed.
+
+    Raises:
+        ValueError: ``--resume`` with ``--config``/``--set``/``--run-dir``, or a resumed folder
+            without ``config.yaml``.
     """
     if args.resume:
         if args.config or args.overrides or args.run_dir:
@@ -69,33 +73,26 @@ def config_from_args(args: argparse.Namespace, load: Callable) -> tuple[object, 
         run_dir = Path(args.resume)
         if not (run_dir / "config.yaml").exists():
             raise ValueError(f"cannot resume: no config.yaml in {run_dir}")
-        config = load(run_dir / "config.yaml", ())
-    else:
-        config = load(args.config, args.overrides)
-        run_dir = Path(args.run_dir) if args.run_dir else None
+        return run_dir / "config.yaml", [], run_dir
+    return args.config, args.overrides, Path(args.run_dir) if args.run_dir else None
+
+
+def checked_config(config, args: argparse.Namespace, run_dir: Path | None):
+    """``config`` with ``--no-progress`` applied, checked whole before a run folder exists."""
     if args.no_progress:
         config.run.progress = False
-    return config, run_dir
+    validate_config(config, run_dir)
+    return config
 
 
-def run_training(args: argparse.Namespace, load: Callable, train: Callable, command: str
-                 ) -> dict | None:
-    """Resolve the config from ``args``, train, and return the summary of a finished run.
-
-    ``train(config, run_dir=, resume=, stop_after_epochs=)`` is :func:`qdsformer.train.fit`
-    or :func:`qdsformer.train.distill`. A run stopped by ``--stop-after-epochs`` prints how to
-    continue it and returns None.
-    """
-    config, run_dir = config_from_args(args, load)
-    validate_config(config, run_dir)  # the whole config, before a run folder exists
-    summary = train(config, run_dir=run_dir, resume=bool(args.resume),
-                    stop_after_epochs=args.stop_after_epochs)
-    if not summary["finished"]:
-        phase = f" in the {summary['phase']} phase" if "phase" in summary else ""
-        print(f"stopped{phase} after epoch {summary['epoch']}; continue with: "
-              f"qdsformer {command} --resume {summary['run_dir']}")
-        return None
-    return summary
+def finished(summary: dict, command: str) -> bool:
+    """Whether the run finished; a run stopped by ``--stop-after-epochs`` prints how to go on."""
+    if summary["finished"]:
+        return True
+    phase = f" in the {summary['phase']} phase" if "phase" in summary else ""
+    print(f"stopped{phase} after epoch {summary['epoch']}; continue with: "
+          f"qdsformer {command} --resume {summary['run_dir']}")
+    return False
 
 
 def print_test_result(summary: dict, label: str) -> None:

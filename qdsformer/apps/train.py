@@ -11,7 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from qdsformer.apps.shared import add_run_arguments, print_test_result, run_training
+from qdsformer.apps.shared import (
+    add_run_arguments,
+    checked_config,
+    config_source,
+    finished,
+    print_test_result,
+)
 from qdsformer.train import fit, load_config
 
 
@@ -20,9 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = run_training(args, load_config, fit, "train")
+    config_file, overrides, run_dir = config_source(args)
+    config = checked_config(load_config(config_file, overrides), args, run_dir)
+    summary = fit(config, run_dir=run_dir, resume=bool(args.resume),
+                  stop_after_epochs=args.stop_after_epochs)
+    done = finished(summary, "train")
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
         return 0
-    if summary is not None:
+    if done:
         print_test_result(summary, summary["attention"])
     return 0

@@ -147,6 +147,7 @@ def make_loss_fn(teacher: torch.nn.Module, criterion: DistillationLoss):
 
 def distill(
     config: DistillConfig,
+    *,
     run_dir: str | Path | None = None,
     resume: bool = False,
     stop_after_epochs: int | None = None,

@@ -9,9 +9,10 @@
 - ``checkpoint.pt``: written atomically after every epoch (model, optimiser, scheduler, RNG
   states, history), so a killed run resumes from its last finished epoch;
 - ``summary.json``: final validation and test accuracy, time, sizes;
-- for a multi-label data set (``ir``; :mod:`qdsformer.train.multilabel`): BCE-with-logits as
-  the loss, ``val_micro_f1`` per epoch in metrics.csv, ``val_micro_f1`` / ``test_micro_f1``
-  in summary.json and ``per_group_f1.csv`` (each label's validation and test F1).
+- what the data set's task adds (:mod:`qdsformer.train.tasks`): for a multi-label set
+  (``ir``, ``chestmnist``; BCE-with-logits as the loss, :mod:`qdsformer.train.multilabel`)
+  ``val_micro_f1`` per epoch, micro-F1 in summary.json and ``per_group_f1.csv``; for
+  ``eureka`` the epoch of the Eureka moment in summary.json.
 
 A run folder has one owner (:mod:`qdsformer.train.lock`); the config is checked whole before
 the folder is made (:mod:`qdsformer.train.validate`). The checkpoint is written before
@@ -22,15 +23,15 @@ from the checkpoint's history and removes temporary files of killed writes.
 ``run.compile: true`` steps ``torch.compile(model)`` instead (CUDA graphs on CUDA;
 :mod:`qdsformer.train.compile`); the checkpoint holds the plain model either way.
 
-Resuming restores every random state and the epoch-seeded batch order, so a resumed run ends
-with the same weights and numbers as an uninterrupted one. ``loss_fn(model, images, labels) ->
-(loss, logits)`` replaces cross-entropy, which lets distillation reuse this loop.
+Resuming restores every random state (:func:`qdsformer.train.resume.rng_state`) and the
+epoch-seeded batch order, so a resumed run ends with the same weights and numbers as an
+uninterrupted one. ``loss_fn(model, images, labels) -> (loss, logits)`` replaces
+cross-entropy, which lets distillation reuse this loop.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import math
 import os
@@ -46,11 +47,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from qdsformer.analysis.eureka import eureka_epoch
 from qdsformer.common.results import remove_stale_temporaries, write_csv, write_json
 from qdsformer.data import BatchLoader, build_dataset
 from qdsformer.data.datasets import (
-    MULTILABEL_LABELS,
     dataset_is_multilabel,
     dataset_num_classes,
     dataset_options,
@@ -66,10 +65,10 @@ from qdsformer.train.multilabel import (
     bce_loss,
     correct_decisions,
     evaluate_multilabel,
-    write_per_label_f1,
 )
-from qdsformer.train.resume import check_resume_consistency
-from qdsformer.train.schedules import warmup_cosine_lr
+from qdsformer.train.optim import build_optimizer, build_scheduler
+from qdsformer.train.resume import check_resume_consistency, rng_state, set_rng_state
+from qdsformer.train.tasks import task_metrics
 from qdsformer.train.tensorboard import MARGINAL_FIELD, TensorBoardLog, marginal_fields
 from qdsformer.train.validate import nearest_existing, validate_config
 
@@ -102,39 +101,6 @@ def build_loaders(config: Config) -> dict[str, BatchLoader]:
         loaders[split] = BatchLoader(dataset, d.batch_size, shuffle=split == "train",
                                      seed=config.run.seed)
     return loaders
-
-
-def build_optimizer(config: Config, params) -> torch.optim.Optimizer:
-    o = config.optim
-    if o.lr <= 0:
-        raise ValueError(f"optim.lr must be > 0, got {o.lr}")
-    if o.name == "adam":
-        return torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
-    if o.name == "adamw":
-        return torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
-    if o.name == "sgd":
-        return torch.optim.SGD(params, lr=o.lr, momentum=0.9, weight_decay=o.weight_decay)
-    raise ValueError(f"unknown optim.name {o.name!r}; expected adam, adamw or sgd")
-
-
-def build_scheduler(config: Config, optimizer):
-    """Per-epoch schedule: ``multistep`` (milestones, gamma), ``cosine`` or ``none``."""
-    o = config.optim
-    if o.warmup_epochs and o.schedule != "cosine":
-        raise ValueError(f"optim.warmup_epochs needs schedule cosine, got {o.schedule!r}")
-    if o.schedule == "cosine" and (o.warmup_epochs or o.min_lr):
-        lr_at = functools.partial(warmup_cosine_lr, lr=o.lr, epochs=max(o.epochs, 1),
-                                  warmup_epochs=o.warmup_epochs, warmup_lr=o.warmup_lr,
-                                  min_lr=o.min_lr)
-        lr_at(0)  # validates the options now rather than at the first step
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_at(epoch) / o.lr)
-    if o.schedule == "multistep":
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, o.milestones, gamma=o.gamma)
-    if o.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(o.epochs, 1))
-    if o.schedule == "none":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
-    raise ValueError(f"unknown optim.schedule {o.schedule!r}; expected multistep, cosine or none")
 
 
 def cross_entropy_loss(model, images, labels):
@@ -194,30 +160,9 @@ def default_run_dir(config: Config) -> Path:
     return Path(config.run.out_dir) / config.experiment / name
 
 
-def _rng_state() -> dict:
-    # plain types only (a safe torch.load refuses numpy arrays): numpy's key as a list of ints
-    kind, key, pos, has_gauss, cached = np.random.get_state()
-    state = {"python": random.getstate(),
-             "numpy": (str(kind), [int(k) for k in key], int(pos), int(has_gauss),
-                       float(cached)),
-             "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, key, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, np.asarray(key, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def fit(
     config: Config,
+    *,
     loss_fn: LossFn | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
@@ -308,7 +253,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         plain_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         history = state["history"]
         start_epoch = state["epoch"]
         log.info("resuming %s after epoch %d", run_dir, start_epoch)
@@ -318,9 +263,8 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
     model = ctx.wrap(plain_model)
     if config.run.compile:  # checkpoints keep plain_model's weights: no _orig_mod. prefixes
         model = compile_model(model, device)
-    multilabel = loaders["val"].dataset.multilabel
-    fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else []) + \
-        (["val_micro_f1"] if multilabel else [])
+    task = task_metrics(config, loaders["val"].dataset.multilabel)  # Eureka, micro-F1, ...
+    fields = METRIC_FIELDS + (MIXED_FIELDS if mixed is not None else []) + list(task.fields)
     board = TensorBoardLog.from_config(config, run_dir, start_epoch,  # run.log: tensorboard
                                        loaders["val"].dataset.images, device) if ctx.is_main else None
     fields += marginal_fields(config, history)
@@ -329,7 +273,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
 
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("run folder %s; %d trainable parameters; device %s", run_dir, n_params, device)
-    epochs_run = 0
+    epochs_run, val_stats = 0, None
     for epoch in range(start_epoch, config.optim.epochs):
         if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
             if board is not None:
@@ -350,8 +294,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
             "val_acc": val_stats["acc"],
             "epoch_seconds": time.perf_counter() - started,
         }
-        if multilabel:
-            row["val_micro_f1"] = val_stats["micro_f1"]
+        row.update(task.row(val_stats))
         if mixed is not None:
             row.update(phase.row() if phase else dict.fromkeys(MIXED_FIELDS, math.nan))
         if board is not None:
@@ -362,7 +305,7 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
             save_checkpoint(
                 {"config": to_dict(config), "epoch": epoch + 1,
                  "model": plain_model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "rng": _rng_state(), "history": history},
+                 "scheduler": scheduler.state_dict(), "rng": rng_state(), "history": history},
                 ckpt_path,
             )
             write_csv(history, run_dir / "metrics.csv", fieldnames=fields)
@@ -396,16 +339,10 @@ def _fit_locked(config, loss_fn, run_dir: Path, resume: bool, stop_after_epochs,
         "processes": ctx.world,
         **(extra_summary or {}),
     }
-    if multilabel:
-        summary["val_micro_f1"] = history[-1]["val_micro_f1"]
-        summary["best_val_micro_f1"] = max(r["val_micro_f1"] for r in history)
-        summary["test_micro_f1"] = test_stats["micro_f1"]
-        if ctx.is_main:
-            write_per_label_f1(run_dir / "per_group_f1.csv", MULTILABEL_LABELS[config.data.name],
-                               val_stats, test_stats)
-    if config.data.name == "eureka":  # QDSFormer Fig. 4a: epoch of the Eureka moment or None
-        summary["eureka_epoch"] = eureka_epoch([r["val_acc"] for r in history])
+    summary.update(task.summary(history, test_stats))
     if ctx.is_main:
+        if val_stats is not None:  # resuming a finished run keeps the files it wrote then
+            task.write(run_dir, val_stats, test_stats)
         write_json(summary, run_dir / "summary.json")
     return summary
 

@@ -26,12 +26,12 @@ from qdsformer.train.config import Config
 from qdsformer.train.engine import (
     build_loaders,
     build_model,
-    build_optimizer,
     cross_entropy_loss,
     resolve_device,
     seed_everything,
 )
 from qdsformer.train.mixed import MixedPhase
+from qdsformer.train.optim import build_optimizer
 
 __all__ = ["estimate_run_seconds"]
 

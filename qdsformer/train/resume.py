@@ -16,13 +16,20 @@ accepts exactly these states:
 The fit loop then rewrites ``metrics.csv`` from the checkpoint's history, so a lagging file is
 complete again before the next epoch starts. Anything else (files of two different runs, a
 hand-edited config, metrics of a later run) is a ValueError naming the files that disagree.
+
+:func:`rng_state` and :func:`set_rng_state` save and restore every global random state with
+the checkpoint, so a resumed run draws the same numbers as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import random
 from pathlib import Path
+
+import numpy as np
+import torch
 
 from qdsformer.models import CHECKPOINT_NAME
 from qdsformer.train.config import from_dict, load_config, to_dict
@@ -121,3 +128,30 @@ def check_resume_consistency(run_dir: str | Path, config, state: dict) -> None:
             raise ValueError(
                 f"cannot resume {run_dir}: metrics.csv and {CHECKPOINT_NAME} belong to different "
                 f"runs (epoch {expected.get('epoch')}: {', '.join(bad)} differ)")
+
+
+def rng_state() -> dict:
+    """Every global random state (Python, NumPy, torch CPU and CUDA) as plain types.
+
+    Stored in the checkpoint so a resumed run draws what an uninterrupted one would.
+    """
+    # plain types only (a safe torch.load refuses numpy arrays): numpy's key as a list of ints
+    kind, key, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": (str(kind), [int(k) for k in key], int(pos), int(has_gauss),
+                       float(cached)),
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore the random states saved by :func:`rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, key, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(key, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -58,3 +58,12 @@ def test_the_python_api_refuses_a_bad_stop_after_epochs(tmp_path, value):
         distill(load_distill_config(None, []), run_dir=tmp_path / "out" / "b",
                 stop_after_epochs=value)
     assert not (tmp_path / "out").exists()
+
+
+def test_fit_and_distill_take_keywords_after_the_config(tmp_path):
+    # a positional run folder would be read as loss_fn (fit) or silently misplaced
+    with pytest.raises(TypeError, match="positional argument"):
+        fit(load_config(None, []), None, tmp_path / "a")
+    with pytest.raises(TypeError, match="positional argument"):
+        distill(load_distill_config(None, []), tmp_path / "b")
+    assert list(tmp_path.iterdir()) == []

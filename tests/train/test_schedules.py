@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from qdsformer.train.config import load_config
-from qdsformer.train.engine import build_optimizer, build_scheduler
+from qdsformer.train.optim import build_optimizer, build_scheduler
 from qdsformer.train.schedules import warmup_cosine_lr
 
 
