@@ -151,6 +151,29 @@ def to_dict(config) -> dict:
     return dataclasses.asdict(config)
 
 
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """A config tree as ``{dotted key: leaf value}``; an empty mapping is a leaf (``{}``)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def field_defaults() -> dict[str, Any]:
+    """The training config's dataclass defaults as dotted keys, the free-form kwargs aside.
+
+    A key that an older ``config.yaml`` lacks (a field added since) means this default; the
+    defaults inside ``attention.kwargs`` are the default normaliser's, not a field's, so they
+    are left out.
+    """
+    return {key: value for key, value in flatten(to_dict(Config())).items()
+            if "kwargs" not in key.split(".")}
+
+
 def from_dict(cls, data: dict, where: str = ""):
     """Build dataclass ``cls`` from nested dicts; unknown keys raise ValueError naming them."""
     if not isinstance(data, dict):

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from qdsformer.apps.report.collect import RunRecord
-from qdsformer.train.config import Config, to_dict
+from qdsformer.train.config import field_defaults, flatten
 
 #: Keys that say where or how a run was done, not what was trained.
 BOOKKEEPING_KEYS = frozenset({"experiment", "run.seed", "run.out_dir", "run.run_name",
@@ -39,24 +39,6 @@ BOOKKEEPING_KEYS = frozenset({"experiment", "run.seed", "run.out_dir", "run.run_
 REPLICATE_KEYS = frozenset({"data.fold"})
 
 _ABSENT = "<absent>"
-
-
-def flatten(config: dict, prefix: str = "") -> dict[str, object]:
-    """``config`` as ``{dotted key: leaf value}``; an empty mapping is a leaf (``{}``)."""
-    flat: dict[str, object] = {}
-    for key, value in config.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{dotted}."))
-        else:
-            flat[dotted] = value
-    return flat
-
-
-def _defaults() -> dict[str, object]:
-    """The training config's dataclass defaults as dotted keys, the free-form kwargs aside."""
-    return {key: value for key, value in flatten(to_dict(Config())).items()
-            if "kwargs" not in key.split(".")}
 
 
 def _is_seed(value: object, seed: object) -> bool:
@@ -74,7 +56,7 @@ def config_differences(runs: Iterable[tuple[str, RunRecord]]) -> dict[str, dict[
     flats = [(label, flatten(record.config), record.get("run.seed")) for label, record in runs]
     if len(flats) < 2:
         return {}
-    defaults = _defaults()
+    defaults = field_defaults()
     flats = [(label, {**{k: v for k, v in defaults.items() if k not in flat and
                          not any(o.startswith(k + ".") for o in flat)}, **flat}, seed)
              for label, flat, seed in flats]

@@ -21,19 +21,9 @@ from pathlib import Path
 from qdsformer.apps.sweep.spec import Cell, cell_status
 from qdsformer.common.yamlfile import read_yaml
 from qdsformer.data.datasets import dataset_num_classes
-from qdsformer.train.config import Config, to_dict
+from qdsformer.train.config import field_defaults, flatten, to_dict
 
 IGNORED = frozenset({"run.out_dir", "run.progress", "run.run_name"})
-
-
-def _flatten(tree, prefix: str = "") -> dict:
-    """Nested dicts -> ``{dotted key: leaf value}`` (empty mappings are leaves)."""
-    if not isinstance(tree, dict) or (not tree and prefix):
-        return {prefix[:-1]: tree}
-    out: dict = {}
-    for key, value in tree.items():
-        out.update(_flatten(value, f"{prefix}{key}."))
-    return out
 
 
 def stale_keys(cell: Cell) -> list[str]:
@@ -50,8 +40,8 @@ def stale_keys(cell: Cell) -> list[str]:
         return ["config.yaml"]
     if not isinstance(saved, dict):
         return ["config.yaml"]
-    wanted, saved = _flatten(to_dict(cell.config)), _flatten(saved)
-    defaults = _flatten(to_dict(Config()))
+    wanted, saved = flatten(to_dict(cell.config)), flatten(saved)
+    defaults = field_defaults()
     differ = []
     for key in sorted(set(wanted) | set(saved)):
         if key in IGNORED:
