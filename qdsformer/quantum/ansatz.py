@@ -103,7 +103,8 @@ class Gate:
     coeff: float = 1.0
 
 
-def _kind_blocks(theta: torch.Tensor, groups: tuple, transposed: torch.Tensor) -> torch.Tensor:
+def _kind_blocks(theta: torch.Tensor, groups: tuple,
+                 transposed: torch.Tensor | None) -> torch.Tensor:
     """Per-block angles (N, K, p) -> block unitaries (N, K, 4, 4) for blocks of several kinds.
 
     ``groups``: (kind, block indices (k,) tensor) pairs covering 0..K-1; one batched
@@ -112,7 +113,8 @@ def _kind_blocks(theta: torch.Tensor, groups: tuple, transposed: torch.Tensor) -
     ctype = (torch.ones((), dtype=theta.dtype) * 1j).dtype
     out = torch.empty(*theta.shape[:-1], 4, 4, dtype=ctype, device=theta.device)  # (N, K, 4, 4)
     for kind, index in groups:
-        out[..., index, :, :] = kind.matrices(theta[..., index, :], transposed[index])
+        out[..., index, :, :] = kind.matrices(
+            theta[..., index, :], None if transposed is None else transposed[index])
     return out
 
 
@@ -153,8 +155,9 @@ class Ansatz:
         self._param_index = torch.tensor(
             [blk.params + (blk.params[0],) * (width - len(blk.params)) for blk in self.blocks],
             device="cpu")
-        self._transposed = torch.tensor([blk.transposed for blk in self.blocks],
-                                        device="cpu")  # (K,)
+        # (K,), or None when no block is transposed (the builders then skip the mask)
+        self._transposed = (torch.tensor([blk.transposed for blk in self.blocks], device="cpu")
+                            if any(blk.transposed for blk in self.blocks) else None)
         self._block_qubits = tuple(blk.qubit for blk in self.blocks)
         kinds = list(dict.fromkeys(blk.kind for blk in self.blocks))
         self._kind_groups = tuple(
@@ -199,7 +202,8 @@ class Ansatz:
         """
         tables = self._on_device.get(device)
         if tables is None:
-            tables = (self._param_index.to(device), self._transposed.to(device),
+            transposed = None if self._transposed is None else self._transposed.to(device)
+            tables = (self._param_index.to(device), transposed,
                       tuple((kind, index.to(device)) for kind, index in self._kind_groups))
             self._on_device[device] = tables
         return tables

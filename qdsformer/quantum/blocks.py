@@ -116,11 +116,51 @@ def _coeffs(kind: BlockKind, dtype: torch.dtype, device: torch.device) -> torch.
     return torch.tensor([g.coeff / 2 for g in kind.gates], dtype=dtype, device=device)
 
 
+# B(a, b, c, d) entry by entry. RXX(c) and RYY(d) commute and both swap |00> <-> |11> and
+# |01> <-> |10> (X(x)X and Y(x)Y agree on the second pair and differ by a sign on the first),
+# so RYY(d) RXX(c) = exp(-i (c - d) X'/2) on {00, 11} (+) exp(-i (c + d) X'/2) on {01, 10}.
+# With w = (cm, sm, cp, sp) = cos/sin of (c - d)/2 and (c + d)/2 and v = (P, Q, R, S) =
+# (ca cb, ca sb, sa cb, sa sb) the products of cos/sin of a/2 and b/2, every entry of B is one
+# real bilinear form in (w, v) times a fixed phase 1, -1, i or -i:
+# entry (row-major e = 4 r + s): (phase, {(index in w, index in v): coefficient})
+_BRICK_ENTRIES = (
+    (1, {(0, 0): 1, (1, 3): -1}), (-1j, {(0, 1): 1, (1, 2): 1}),
+    (1, {(0, 2): -1, (1, 1): -1}), (1j, {(0, 3): 1, (1, 0): -1}),
+    (-1j, {(2, 1): 1, (3, 2): 1}), (1, {(2, 0): 1, (3, 3): -1}),
+    (1j, {(2, 3): 1, (3, 0): -1}), (1, {(2, 2): -1, (3, 1): -1}),
+    (1, {(2, 2): 1, (3, 1): -1}), (-1j, {(2, 3): 1, (3, 0): 1}),
+    (1, {(2, 0): 1, (3, 3): 1}), (-1j, {(2, 1): 1, (3, 2): -1}),
+    (-1j, {(0, 3): 1, (1, 0): 1}), (1, {(0, 2): 1, (1, 1): -1}),
+    (-1j, {(0, 1): 1, (1, 2): -1}), (1, {(0, 0): 1, (1, 3): 1}),
+)
+# theta @ _BRICK_HALF = (a, b, c - d, c + d) / 2
+_BRICK_HALF = ((0.5, 0, 0, 0), (0, 0.5, 0, 0), (0, 0, 0.5, 0.5), (0, 0, -0.5, 0.5))
+
+
+@functools.lru_cache(maxsize=32)
+def _brick_tables(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """(half (4, 4), table (16, 32), transposed table (16, 32)): outer(w, v) (16) @ table =
+    the 16 entries of B (or of B^T) as interleaved (real, imaginary) pairs."""
+    tables = torch.zeros(2, 16, 16, 2, dtype=torch.float64)  # (B or B^T, w v, entry, re/im)
+    for e, (phase, terms) in enumerate(_BRICK_ENTRIES):
+        r, s = divmod(e, 4)
+        for (x, y), coef in terms.items():
+            for t, entry in enumerate((e, 4 * s + r)):
+                tables[t, 4 * x + y, entry] = torch.tensor([coef * complex(phase).real,
+                                                           coef * complex(phase).imag])
+    half = torch.tensor(_BRICK_HALF, dtype=dtype, device=device)
+    tables = tables.view(2, 16, 32).to(dtype=dtype, device=device)
+    return half, tables[0], tables[1]
+
+
 def block_matrices(theta: torch.Tensor, transposed: torch.Tensor | None = None) -> torch.Tensor:
     """The 4x4 ``brick`` blocks B(a, b, c, d) = RYY(d) RXX(c) (RY(a) (x) RX(b)).
 
-    The hand-fused builder of :data:`BRICK` (the ``simple`` / ``parted`` ansaetze), a few
-    elementwise ops instead of four 4x4 products.
+    The hand-fused builder of :data:`BRICK` (the ``simple`` / ``parted`` ansaetze): each
+    entry of B is a fixed real bilinear form in the cosines and sines of a/2, b/2,
+    (c - d)/2 and (c + d)/2 times a fixed phase (see ``_BRICK_ENTRIES``), so the whole block
+    is one (16 x 32) product of their outer products: about ten batched ops forward and
+    backward instead of forty (4-5x faster, measured in ``qdsformer bench simulator``).
 
     Args:
         theta: (..., 4) real angles (a, b, c, d).
@@ -131,29 +171,18 @@ def block_matrices(theta: torch.Tensor, transposed: torch.Tensor | None = None) 
     """
     if theta.shape[-1] != 4:
         raise ValueError(f"block angles need a last dimension of 4, got shape {tuple(theta.shape)}")
-    a, b, c, d = theta.unbind(-1)  # each (...)
-    ca, sa, cb, sb = torch.cos(a / 2), torch.sin(a / 2), torch.cos(b / 2), torch.sin(b / 2)
-    zero = torch.zeros_like(cb)
-    ry_a = torch.stack([torch.stack([ca, -sa], -1), torch.stack([sa, ca], -1)], -2)  # (..., 2, 2)
-    # RX(b) = cos(b/2) I - i sin(b/2) X: real part diag(cb, cb), imaginary part -sb off-diagonal
-    rx_b = torch.complex(
-        torch.stack([torch.stack([cb, zero], -1), torch.stack([zero, cb], -1)], -2),
-        torch.stack([torch.stack([zero, -sb], -1), torch.stack([-sb, zero], -1)], -2),
-    )  # (..., 2, 2)
-    kron = ry_a[..., :, None, :, None].to(rx_b.dtype) * rx_b[..., None, :, None, :]
-    kron = kron.reshape(*theta.shape[:-1], 4, 4)  # (..., 4, 4) complex
-    # RXX(c) = cos(c/2) I - i sin(c/2) X(x)X; X(x)X reverses the row order.
-    cos_c = torch.cos(c / 2)[..., None, None]
-    sin_c = torch.sin(c / 2)[..., None, None]
-    mixed = cos_c * kron - 1j * sin_c * kron.flip(-2)  # (..., 4, 4)
-    # RYY(d) = cos(d/2) I - i sin(d/2) Y(x)Y; Y(x)Y reverses the row order with signs (-1, 1, 1, -1).
-    cos_d = torch.cos(d / 2)[..., None, None]
-    sin_d = torch.sin(d / 2)[..., None, None]
-    signs = torch.tensor([-1.0, 1.0, 1.0, -1.0], dtype=cos_d.dtype, device=theta.device)[:, None]
-    block = cos_d * mixed - 1j * sin_d * (signs * mixed.flip(-2))  # (..., 4, 4)
+    half, table, table_t = _brick_tables(theta.dtype, theta.device)
+    angle = theta @ half  # (..., 4): (a, b, c - d, c + d) / 2
+    cos, sin = torch.cos(angle), torch.sin(angle)  # (..., 4) each
+    ab = torch.stack([cos[..., :2], sin[..., :2]], -1)  # (..., 2 [a, b], 2 [cos, sin])
+    v = (ab[..., 0, :, None] * ab[..., 1, None, :]).flatten(-2)  # (..., 4): P, Q, R, S
+    w = torch.stack([cos[..., 2:], sin[..., 2:]], -1).flatten(-2)  # (..., 4): cm, sm, cp, sp
+    outer = (w[..., :, None] * v[..., None, :]).flatten(-2)  # (..., 16)
+    pairs = outer @ table  # (..., 32) interleaved (re, im) of the 16 entries
     if transposed is not None:
-        block = torch.where(transposed[..., None, None], block.transpose(-1, -2), block)
-    return block
+        pairs = torch.where(transposed[..., None], outer @ table_t, pairs)
+    lead = pairs.shape[:-1]
+    return torch.view_as_complex(pairs.view(*lead, 16, 2)).view(*lead, 4, 4)  # (..., 4, 4)
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,14 @@ past them changes nothing (gates on disjoint qubits commute). Otherwise it opens
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 
-from qdsformer.quantum.apply import apply_gate
+from qdsformer.quantum.apply import apply_gate, embed_gate
 
-__all__ = ["FusedGate", "fuse_blocks", "fused_matrices", "gate_groups", "group_blocks",
+__all__ = ["FusedGate", "block_index", "fuse_blocks", "fused_matrices", "gate_groups", "group_blocks",
            "plan_stages"]
 
 
@@ -96,6 +97,7 @@ def plan_stages(gates: tuple[FusedGate, ...]) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(s) for s in stages)
 
 
+@functools.lru_cache(maxsize=256)
 def gate_groups(qubits: tuple[int, ...], gates: tuple[FusedGate, ...]
                 ) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
     """Fused gates with the same shape: same width and same block layout inside the gate.
@@ -119,7 +121,8 @@ def fused_matrices(blocks: torch.Tensor, qubits: tuple[int, ...],
 
     Gates with the same layout (:func:`gate_groups`) are built together: the group's blocks
     are applied one by one to a batch of 2^w x 2^w identities with the simulator's kernel
-    (a 4x4 application costs 4 m^2 multiply-adds, a 2^w x 2^w product m^3).
+    (a 4x4 application costs 4 m^2 multiply-adds, a 2^w x 2^w product m^3); the first is
+    written into place (:func:`qdsformer.quantum.apply.embed_gate`), not multiplied.
 
     Args:
         blocks: (N, K, 4, 4) complex block unitaries.
@@ -141,9 +144,16 @@ def fused_matrices(blocks: torch.Tensor, qubits: tuple[int, ...],
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def block_index(members: tuple[FusedGate, ...], device: torch.device) -> torch.Tensor:
+    """(G', b) indices of the blocks of gates with one layout, made once per plan and device
+    (a host-to-device copy per call otherwise)."""
+    return torch.tensor([g.blocks for g in members], device=device)
+
+
 def group_blocks(blocks: torch.Tensor, members: list[FusedGate]) -> torch.Tensor:
     """The blocks of gates with one layout, (N, K, 4, 4) -> (b, N * G', 4, 4) (b blocks each)."""
-    index = torch.tensor([g.blocks for g in members], device=blocks.device)  # (G', b)
+    index = block_index(tuple(members), blocks.device)  # (G', b)
     part = blocks[:, index]  # (N, G', b, 4, 4)
     return part.permute(2, 0, 1, 3, 4).reshape(index.shape[1], -1, 4, 4)  # (b, N * G', 4, 4)
 
@@ -152,8 +162,8 @@ def _build_group(blocks: torch.Tensor, local: tuple[int, ...],
                  members: list[FusedGate]) -> torch.Tensor:
     n, size = blocks.shape[0], 1 << members[0].width
     part = group_blocks(blocks, members)  # (b, N * G', 4, 4)
-    eye = torch.eye(size, dtype=blocks.dtype, device=blocks.device)
-    state = eye.expand(part.shape[1], size, size).contiguous()  # (N * G', m, m)
-    for block, offset in zip(part, local):
+    state = part.new_empty(part.shape[1], size, size)  # (N * G', m, m)
+    embed_gate(part[0], local[0], state)  # the first block on the identity: I (x) B (x) I
+    for block, offset in zip(part[1:], local[1:]):
         state = apply_gate(block, state, offset)  # (N * G', m, m)
     return state.view(n, len(members), size, size)  # (N, G', m, m)

@@ -42,9 +42,10 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from qdsformer.quantum.apply import apply_gate
+from qdsformer.quantum.apply import apply_gate, embed_gate, gate_diagonal
 from qdsformer.quantum.fusion import (
     FusedGate,
+    block_index,
     fuse_blocks,
     fused_matrices,
     gate_groups,
@@ -117,16 +118,17 @@ class _AdjointCircuit(torch.autograd.Function):
         n, dim = blocks.shape[0], 1 << n_qubits
         kw = {"dtype": blocks.dtype, "device": blocks.device}
         final = torch.empty(n, dim, dim, **kw)  # (N, D, D)
-        eye = torch.eye(dim, **kw)  # (D, D)
         slices = _chunk_slices(n, 2 * dim * dim * blocks.element_size(), blocks.device)
         buffers = torch.empty(2, slices[0].stop, dim, dim, **kw)  # ping-pong (2, c, D, D)
+        last = len(gates) - 1
         for sl in slices:
             c = sl.stop - sl.start
             state, spare = buffers[0, :c], buffers[1, :c]  # (c, D, D) each
-            state.copy_(eye.expand(c, dim, dim))
-            for gate, mat in zip(gates, mats):
-                state, spare = apply_gate(mat[sl], state, gate.first, out=spare), state
-            final[sl] = state
+            # the first gate on the identity is I (x) F_1 (x) I: written, not multiplied
+            embed_gate(mats[0][sl], gates[0].first, final[sl] if last == 0 else state)
+            for i in range(1, last + 1):  # the last product lands in V itself
+                out = final[sl] if i == last else spare
+                state, spare = apply_gate(mats[i][sl], state, gates[i].first, out=out), state
         ctx.save_for_backward(params, final)
         ctx.make_blocks, ctx.qubits = make_blocks, qubits
         return final
@@ -183,7 +185,7 @@ def fused_block_grads(blocks: torch.Tensor, qubits: tuple[int, ...],
     grad_blocks = torch.empty_like(blocks)  # (N, K, 4, 4)
     for local, members in gate_groups(qubits, tuple(gates)):
         group = [gates[i] for i in members]
-        index = torch.tensor([g.blocks for g in group], device=blocks.device)  # (G', b)
+        index = block_index(tuple(group), blocks.device)  # (G', b)
         if len(local) == 1 and group[0].width == 2:
             grad_blocks[:, index[:, 0]] = torch.stack([grad_mats[i] for i in members], 1)
             continue
@@ -276,17 +278,10 @@ def adjoint_gate_grads(mats: Sequence[torch.Tensor], gates: Sequence[FusedGate],
 def _region_trace(state: torch.Tensor, first: int, width: int) -> torch.Tensor:
     """(N, D, D) -> (N, 2^w, 2^w): trace over every qubit outside first .. first + w - 1.
 
-    Y[(l, i, r), (l, j, r)] summed over (l, r) is one strided view (N, L, R, m, m) of the
-    contiguous state and a sum: no index tensor, no gather (the gather was 10% of the
-    backward).
+    One strided view (:func:`_gate_diagonal`) and a sum: no index tensor, no gather (the
+    gather was 10% of the backward).
     """
-    n, dim = state.shape[0], state.shape[-1]
-    size, left = 1 << width, 1 << first
-    right = dim // (size * left)
-    diagonal = state.as_strided(  # (N, L, R, m, m): [n, l, r, i, j] = Y[n, (l,i,r), (l,j,r)]
-        (n, left, right, size, size),
-        (dim * dim, size * right * (dim + 1), dim + 1, right * dim, right),
-        state.storage_offset())
+    diagonal = gate_diagonal(state, first, width)  # (N, L, R, m, m)
     return diagonal.sum(1).sum(1)  # (N, m, m); one dim at a time: 2-3x faster than sum((1, 2))
 
 

@@ -93,3 +93,23 @@ def test_bad_blocks_name_the_problem():
         apply_blocks(torch.eye(4, dtype=torch.complex64).expand(1, 4, 4), (0, 1), 3)
     with pytest.raises(ValueError, match="must be complex"):
         apply_blocks(torch.eye(4).expand(1, 4, 4), (0,), 3)
+
+
+@pytest.mark.parametrize("first,width", [(0, 2), (1, 2), (2, 3), (0, 5), (3, 2)])
+def test_embed_gate_is_the_kronecker_product(first, width):
+    """embed_gate writes I (x) F (x) I exactly; gate_diagonal reads F back from it."""
+    from qdsformer.quantum.apply import embed_gate, gate_diagonal
+
+    q, m = 5, 1 << width
+    gen = torch.Generator().manual_seed(first + 10 * width)
+    gate = torch.randn(3, m, m, 2, generator=gen, dtype=torch.float64)
+    gate = torch.view_as_complex(gate)  # (3, m, m)
+    out = torch.full((3, 1 << q, 1 << q), 7.0 + 1j, dtype=torch.complex128)  # stale contents
+    embed_gate(gate, first, out)
+    left = torch.eye(1 << first, dtype=gate.dtype)
+    right = torch.eye(1 << (q - first - width), dtype=gate.dtype)
+    for n in range(3):
+        expected = torch.kron(torch.kron(left, gate[n]), right)  # (D, D)
+        torch.testing.assert_close(out[n], expected, rtol=0, atol=0)
+    diag = gate_diagonal(out, first, width)  # (3, L, R, m, m)
+    torch.testing.assert_close(diag, gate[:, None, None].expand_as(diag), rtol=0, atol=0)
