@@ -12,8 +12,10 @@ def test_simulator_bench_writes_agreeing_records(tmp_path, capsys):
     assert main(["bench", "simulator", "--qubits", "3", "--layers", "2", "--matrices", "6",
                  "--subset", "2", "--aer-subset", "3", "--repeats", "1", "--memory-layers",
                  "1", "4", "--memory-qubits", "5", "--memory-matrices", "2", "--no-train-step",
-                 "--lightning-subset", "2", "--json", str(out)]) == 0
+                 "--lightning-subset", "2", "--json", str(out), "--note", "tried: x"]) == 0
     records = json.loads(out.read_text())
+    meta = json.loads(out.with_suffix(".meta.json").read_text())
+    assert meta["note"] == "tried: x" and meta["fuse_max_width"] >= 2
     assert records[0]["impl"] == "complex64_matmul" and records[0]["gflops"] > 0
     timed = {r["impl"]: r for r in records if r["case"] == "q3_L2_N6"}
     assert set(timed) == {"ours", "ours_fwd", "pennylane", "aer", "lightning", "lightning_fwd"}
@@ -55,3 +57,20 @@ def test_cpu_clock_is_recorded_and_times_our_simulator(tmp_path):
     assert meta["clock"] == "cpu"
     timed = {r["impl"]: r for r in json.loads(out.read_text())}
     assert timed["ours"]["median_s"] > 0 and timed["ours_fwd"]["median_s"] > 0
+
+
+def test_train_step_records_both_circuits_against_softmax(tmp_path, capsys):
+    """The training-step case times softmax and QontOT at both circuit sizes in one run and
+    prints each ratio beside issue 23's target."""
+    out = tmp_path / "step.json"
+    assert main(["bench", "simulator", "--qubits", "3", "--layers", "1", "--matrices", "2",
+                 "--frameworks", "ours", "--repeats", "1", "--memory-layers", "--train-step",
+                 "--json", str(out)]) == 0
+    steps = {r["impl"]: r for r in json.loads(out.read_text())
+             if r["case"] == "train_step_fmnist_B100_depth2"}
+    assert set(steps) == {"softmax", "qontot_a2_L8", "qontot_a4_L16"}
+    assert steps["qontot_a2_L8"]["attention_kwargs"] == {"n_aux_qubits": 2, "n_layers": 8}
+    assert all(r["median_s"] > 0 for r in steps.values())
+    printed = capsys.readouterr().out
+    assert "train step qontot_a2_L8 / softmax = " in printed and "(target <= 2.5)" in printed
+    assert "(target <= 25.0)" in printed

@@ -63,8 +63,14 @@ from qdsformer.apps.bench.peers import (
 )
 from qdsformer.models import create_vit
 from qdsformer.quantum import dsm_from_probs, get_ansatz
+from qdsformer.quantum.fusion import CHAIN_MAX_SIZE
 from qdsformer.quantum.reference import naive_unitary, saved_tensor_bytes
-from qdsformer.quantum.simulator import fusion_width, simulation_flops
+from qdsformer.quantum.simulator import (
+    BACKWARD_FUSE_MAX_WIDTH,
+    FUSE_MAX_WIDTH,
+    fusion_width,
+    simulation_flops,
+)
 from qdsformer.train.device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -101,6 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall time, or this process's CPU time (robust on a shared "
                              "machine with --threads 1; CPU runs only)")
     parser.add_argument("--json", default="results/bench/simulator.json", help="output path")
+    parser.add_argument("--note", default="",
+                        help="free text stored as 'note' in the .meta.json (e.g. what was tried)")
 
 
 # ------------------------------------------------------------------------ frameworks
@@ -408,6 +416,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"train step {r.impl} / softmax = {r.median_s / base:.2f} "
                       f"(target <= {TRAIN_STEP_TARGETS[r.impl]})")
     meta = environment() | {"suite": "simulator", "subset": args.subset, "clock": args.clock,
+                            "note": args.note, "fuse_max_width": FUSE_MAX_WIDTH,
+                            "backward_fuse_max_width": BACKWARD_FUSE_MAX_WIDTH,
+                            "chain_max_size": CHAIN_MAX_SIZE,
                             "device": args.device, "skipped": skipped,
                             "aer_subset": args.aer_subset,
                             "scaling": "pennylane and aer timed on a subset of the circuits "
