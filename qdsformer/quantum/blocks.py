@@ -140,14 +140,14 @@ _BRICK_HALF = ((0.5, 0, 0, 0), (0, 0.5, 0, 0), (0, 0, 0.5, 0.5), (0, 0, -0.5, 0.
 @functools.lru_cache(maxsize=32)
 def _brick_tables(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
     """(half (4, 4), table (16, 32), transposed table (16, 32)): outer(w, v) (16) @ table =
-    the 16 entries of B (or of B^T) as interleaved (real, imaginary) pairs."""
-    tables = torch.zeros(2, 16, 16, 2, dtype=torch.float64)  # (B or B^T, w v, entry, re/im)
+    the real parts of the 16 entries of B (or of B^T), then their imaginary parts."""
+    tables = torch.zeros(2, 16, 2, 16, dtype=torch.float64)  # (B or B^T, w v, re/im, entry)
     for e, (phase, terms) in enumerate(_BRICK_ENTRIES):
         r, s = divmod(e, 4)
         for (x, y), coef in terms.items():
             for t, entry in enumerate((e, 4 * s + r)):
-                tables[t, 4 * x + y, entry] = torch.tensor([coef * complex(phase).real,
-                                                           coef * complex(phase).imag])
+                tables[t, 4 * x + y, :, entry] = torch.tensor([coef * complex(phase).real,
+                                                              coef * complex(phase).imag])
     half = torch.tensor(_BRICK_HALF, dtype=dtype, device=device)
     tables = tables.view(2, 16, 32).to(dtype=dtype, device=device)
     return half, tables[0], tables[1]
@@ -178,11 +178,11 @@ def block_matrices(theta: torch.Tensor, transposed: torch.Tensor | None = None) 
     v = (ab[..., 0, :, None] * ab[..., 1, None, :]).flatten(-2)  # (..., 4): P, Q, R, S
     w = torch.stack([cos[..., 2:], sin[..., 2:]], -1).flatten(-2)  # (..., 4): cm, sm, cp, sp
     outer = (w[..., :, None] * v[..., None, :]).flatten(-2)  # (..., 16)
-    pairs = outer @ table  # (..., 32) interleaved (re, im) of the 16 entries
+    parts = outer @ table  # (..., 32): real parts of the 16 entries, then imaginary parts
     if transposed is not None:
-        pairs = torch.where(transposed[..., None], outer @ table_t, pairs)
-    lead = pairs.shape[:-1]
-    return torch.view_as_complex(pairs.view(*lead, 16, 2)).view(*lead, 4, 4)  # (..., 4, 4)
+        parts = torch.where(transposed[..., None], outer @ table_t, parts)
+    block = torch.complex(parts[..., :16], parts[..., 16:])  # (..., 16); not view_as_complex,
+    return block.view(*parts.shape[:-1], 4, 4)  # which torch.compile's fake tensors refuse
 
 
 @dataclass(frozen=True)
