@@ -18,6 +18,7 @@ from typing import Any
 from qdsformer.common.results import write_yaml
 from qdsformer.common.settings import parse_assignment
 from qdsformer.common.yamlfile import read_yaml
+from qdsformer.train.legacy import upgrade_config
 from qdsformer.train.merge import merge_layer
 
 
@@ -175,9 +176,15 @@ def field_defaults() -> dict[str, Any]:
 
 
 def from_dict(cls, data: dict, where: str = ""):
-    """Build dataclass ``cls`` from nested dicts; unknown keys raise ValueError naming them."""
+    """Build dataclass ``cls`` from nested dicts; unknown keys raise ValueError naming them.
+
+    At the top level, older key names are read as their current ones, with a FutureWarning
+    (:func:`qdsformer.train.legacy.upgrade_config`).
+    """
     if not isinstance(data, dict):
         raise ValueError(f"config section {where or '<root>'} must be a mapping, got {data!r}")
+    if not where:
+        data = upgrade_config(data, warn=True)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
