@@ -2,7 +2,9 @@
 says it is the same config as one that says the new name, for the stale check and the report;
 no shipped file says an old name."""
 
+import importlib
 import re
+import sys
 import textwrap
 import warnings
 from pathlib import Path
@@ -129,10 +131,25 @@ def test_the_report_groups_a_trainable_run_with_a_strategy_run(tmp_path):
         [tmp_path / "out"]))) == ["attention.kwargs.strategy"]
 
 
+@pytest.mark.parametrize(("old", "new"), [
+    ("qdsformer.hardware.estimate", "qdsformer.hardware.shot_matrix"),
+    ("qdsformer.train.estimate", "qdsformer.train.runtime"),
+    ("qdsformer.apps.bench.estimate", "qdsformer.apps.bench.runtime"),
+])
+def test_an_old_module_path_imports_the_new_module_and_warns(monkeypatch, old, new):
+    monkeypatch.delitem(sys.modules, old, raising=False)
+    with pytest.warns(FutureWarning, match=f"^{re.escape(old)} is deprecated; import "
+                                           f"{re.escape(new)}$"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+
+
 #: Old names (a regular expression each) that no shipped config, sweep, notebook or docs page
 #: may say; the glossary's and the changelog's lists of renames name them on purpose.
 OLD_NAMES = {
     "trainable (a QontOT option; now strategy)": r"\btrainable\s*[:=]|[\"']trainable[\"']",
+    "the estimate modules (now shot_matrix, runtime)":
+        r"(hardware|train|bench)[./]estimate\b|bench estimate\b",
 }
 SHIPPED = [p for p in sorted([*(REPO / "experiments").rglob("*"), *(REPO / "docs").rglob("*.md"),
                               REPO / "README.md"])
