@@ -6,7 +6,7 @@
 The model, optimiser, batch size and device are the run's own (``config``); the batch is the
 first batch of the run's training set, so the time includes the data's real shape. With a
 QontOT block on ``strategy: mixed`` the gradient-free phase is added: a few timed fit-batch
-and check-batch loss evaluations times the phase's ``mixed.steps + 2`` fit-batch and 2
+and check-batch loss evaluations times the phase's ``mixed.evaluations + 2`` fit-batch and 2
 check-batch evaluations per phase. The estimate
 covers the training steps (and that phase) only: evaluation after each epoch, data loading and
 checkpointing are left out (on the paper's protocol they are a few percent of a
@@ -82,13 +82,13 @@ def estimate_run_seconds(config: Config, *, n_steps: int = 3) -> dict:
     epochs = config.optim.epochs
     mixed = MixedPhase.from_config(config, model, train.dataset, device)
     mixed_per_epoch = 0.0
-    if mixed is not None:  # (steps + 2) fit- and 2 check-batch evaluations per phase
+    if mixed is not None:  # (evaluations + 2) fit- and 2 check-batch evaluations per phase
         model.eval()  # as in the phase: frozen ViT, no training noise
         fit_batch, check_batch = mixed.batches(0)
         fit_eval, check_eval = (
             _median_seconds(lambda b=b: mixed.loss(cross_entropy_loss, *b), n_steps, device)
             for b in (fit_batch, check_batch))
-        phase = fit_eval * (config.mixed.steps + 2) + check_eval * 2
+        phase = fit_eval * (config.mixed.evaluations + 2) + check_eval * 2
         mixed_per_epoch = phase / config.mixed.every  # a phase every mixed.every epochs
     total = (per_step * steps_per_epoch + mixed_per_epoch) * epochs
     return {

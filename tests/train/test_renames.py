@@ -10,15 +10,18 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from qdsformer.apps.report import collect_runs
 from qdsformer.apps.report.mixing import config_differences
 from qdsformer.apps.sweep import expand, load_sweep
 from qdsformer.apps.sweep.stale import stale_keys
+from qdsformer.ot import sinkhorn
 from qdsformer.train.config import load_config, to_dict
 from qdsformer.train.distill import load_distill_config
 from qdsformer.train.legacy import upgrade_config
+from qdsformer.train.mixed import PhaseResult
 
 REPO = Path(__file__).resolve().parents[2]
 QONTOT = {"name": "qontot", "kwargs": {"n_aux_qubits": 1, "n_layers": 2, "seed": 0}}
@@ -76,6 +79,55 @@ def test_upgrade_leaves_its_input_and_other_normalisers_alone():
     assert upgrade_config(other) is other  # not a QontOT option: the normaliser rejects it
 
 
+@pytest.mark.parametrize("where", ["file", "set"])
+def test_mixed_steps_reads_as_mixed_evaluations_and_warns(tmp_path, where):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"mixed": {"steps": 7}} if where == "file" else {}))
+    overrides = ["mixed.steps=7"] if where == "set" else []
+    with pytest.warns(FutureWarning, match="^config: mixed.steps is deprecated; use "
+                                           "mixed.evaluations$"):
+        config = load_config(path, overrides)
+    assert config.mixed.evaluations == 7 and not hasattr(config.mixed, "steps")
+
+
+@pytest.mark.filterwarnings("ignore:config. mixed.steps is deprecated:FutureWarning")
+@pytest.mark.parametrize("layer", [{"mixed": {"steps": 7, "evaluations": 8}},
+                                   {"mixed.steps": 7, "mixed": {"evaluations": 8}}])
+def test_mixed_steps_next_to_mixed_evaluations_is_one_line(tmp_path, layer):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(layer))
+    with pytest.raises(ValueError, match=r"^config: give mixed.evaluations only, not also "
+                                         r"mixed.steps \(deprecated\)$"):
+        load_config(path)
+    saved = {"mixed": {"steps": 7, "evaluations": 8}}  # a saved tree, read without merging
+    with pytest.raises(ValueError, match=r"^config: give mixed.evaluations only, not also "
+                                         r"mixed.steps \(deprecated\), got 8 and 7$"):
+        upgrade_config(saved)
+
+
+def test_a_later_layer_may_set_the_new_name_over_the_old(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"mixed": {"steps": 7}}))
+    with pytest.warns(FutureWarning, match="mixed.steps is deprecated"):
+        assert load_config(path, ["mixed.evaluations=9"]).mixed.evaluations == 9
+
+
+def test_phase_result_steps_is_a_deprecated_alias():
+    result = PhaseResult(epoch=1, fit_before=1.0, fit_recommended=0.5, check_before=1.0,
+                         check_recommended=0.9, accepted=True, evaluations=12,
+                         optimizer="NGOpt", seconds=0.1)
+    with pytest.warns(FutureWarning, match="^PhaseResult.steps is deprecated; use "
+                                           "PhaseResult.evaluations$"):
+        assert result.steps == 12
+
+
+def test_sinkhorn_result_n_iters_is_a_deprecated_alias():
+    res = sinkhorn(torch.rand(2, 4, 4), epsilon=1.0, n_iters=5)
+    with pytest.warns(FutureWarning, match="^SinkhornResult.n_iters is deprecated; use "
+                                           "SinkhornResult.half_steps$"):
+        assert res.n_iters == res.half_steps == 5
+
+
 def _sweep(tmp_path: Path) -> Path:
     path = tmp_path / "s.yaml"
     path.write_text(textwrap.dedent(f"""\
@@ -90,24 +142,29 @@ def _sweep(tmp_path: Path) -> Path:
     return path
 
 
-def _saved_run(cell, kwargs: dict) -> None:
-    """The cell's run folder as an older version saved it: ``kwargs`` in place of its own."""
+def _saved_run(cell, kwargs: dict, mixed: dict | None = None) -> None:
+    """The cell's run folder as an older version saved it: ``kwargs`` in place of its own
+    attention kwargs, ``mixed`` (when given) in place of ``mixed.evaluations``."""
     saved = to_dict(cell.config)
     saved["attention"]["kwargs"] = {k: v for k, v in saved["attention"]["kwargs"].items()
                                     if k != "strategy"} | kwargs
+    if mixed:
+        saved["mixed"] = {k: v for k, v in saved["mixed"].items() if k != "evaluations"} | mixed
     cell.run_dir.mkdir(parents=True)
     (cell.run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
 
 
-@pytest.mark.parametrize(("saved", "stale"), [
-    ({"trainable": False}, []),
-    ({"trainable": True}, ["attention.kwargs.strategy"]),
-    ({"trainable": False, "strategy": "static"}, ["config.yaml"]),
+@pytest.mark.parametrize(("saved", "mixed", "stale"), [
+    ({"trainable": False}, {}, []),
+    ({"trainable": True}, {}, ["attention.kwargs.strategy"]),
+    ({"trainable": False, "strategy": "static"}, {}, ["config.yaml"]),
+    ({"strategy": "static"}, {"steps": 200}, []),
+    ({"trainable": False}, {"steps": 50}, ["mixed.evaluations"]),
 ])
-def test_a_run_folder_saved_with_trainable_is_judged_as_strategy_by_the_stale_check(
-        tmp_path, saved, stale):
+def test_a_run_folder_saved_with_old_names_is_judged_by_the_new_ones_in_the_stale_check(
+        tmp_path, saved, mixed, stale):
     cell = expand(load_sweep(_sweep(tmp_path)))[0]
-    _saved_run(cell, saved)
+    _saved_run(cell, saved, mixed)
     (cell.run_dir / "summary.json").write_text('{"finished": true}')
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a committed run folder is not the user's to edit
@@ -150,6 +207,7 @@ OLD_NAMES = {
     "trainable (a QontOT option; now strategy)": r"\btrainable\s*[:=]|[\"']trainable[\"']",
     "the estimate modules (now shot_matrix, runtime)":
         r"(hardware|train|bench)[./]estimate\b|bench estimate\b",
+    "mixed.steps (now mixed.evaluations)": r"mixed\.steps|mixed:\s*\{[^}]*\bsteps:",
 }
 SHIPPED = [p for p in sorted([*(REPO / "experiments").rglob("*"), *(REPO / "docs").rglob("*.md"),
                               REPO / "README.md"])

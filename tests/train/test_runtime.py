@@ -24,7 +24,7 @@ def test_estimate_multiplies_step_time_by_steps_and_epochs():
 
 def test_estimate_adds_the_mixed_phase():
     config = load_config("experiments/configs/digits.yaml", SMALL + [
-        "attention.kwargs.strategy=mixed", "mixed.steps=10", "mixed.every=2",
+        "attention.kwargs.strategy=mixed", "mixed.evaluations=10", "mixed.every=2",
         "mixed.batch_size=4"])
     est = estimate_run_seconds(config, n_steps=1)
     assert est["mixed_seconds_per_epoch"] > 0
