@@ -26,7 +26,7 @@ Options: epsilon scaling (anneal from the cost's spread down to ``epsilon``), an
 unrolling (``grad="unroll"``) or by the implicit function theorem at the fixed point
 (``grad="implicit"``: iterations run without autograd, memory independent of their number).
 
-Every other OT tool and the ``sinkhorn`` attention backend call this function; there is no
+Every other OT tool and the ``sinkhorn`` attention normaliser call this function; there is no
 second copy.
 """
 

@@ -14,7 +14,7 @@ applies one layer:
 - a layer that names a section's ``name`` (``attention.name``) starts that section's
   ``kwargs`` afresh: they become what the same layer gives (``attention.kwargs: {...}`` or
   ``attention.kwargs.<key>`` entries), else empty (the normaliser's own defaults). Options of
-  one backend never reach another. Sections without ``kwargs`` (data, optim) never get any;
+  one normaliser never reach another. Sections without ``kwargs`` (data, optim) never get any;
 - a key the config does not have is a ValueError naming it and the known keys;
 - a renamed key is read under its current name, with a FutureWarning
   (:func:`qdsformer.train.legacy.current_key`).

@@ -208,6 +208,9 @@ OLD_NAMES = {
     "the estimate modules (now shot_matrix, runtime)":
         r"(hardware|train|bench)[./]estimate\b|bench estimate\b",
     "mixed.steps (now mixed.evaluations)": r"mixed\.steps|mixed:\s*\{[^}]*\bsteps:",
+    "--backend(s), --attention-backend (now --runner(s))":
+        r"(?<![\w-])--(attention-)?backends?\b",
+    "an attention normaliser called a backend": r"(?i)attention backend|normaliser backend",
 }
 SHIPPED = [p for p in sorted([*(REPO / "experiments").rglob("*"), *(REPO / "docs").rglob("*.md"),
                               REPO / "README.md"])
