@@ -17,9 +17,11 @@ from qdsformer.apps.report import collect_runs
 from qdsformer.apps.report.mixing import config_differences
 from qdsformer.apps.sweep import expand, load_sweep
 from qdsformer.apps.sweep.stale import stale_keys
+from qdsformer.models import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from qdsformer.ot import sinkhorn
 from qdsformer.train.config import load_config, to_dict
 from qdsformer.train.distill import load_distill_config
+from qdsformer.train.engine import fit
 from qdsformer.train.legacy import upgrade_config
 from qdsformer.train.mixed import PhaseResult
 
@@ -119,6 +121,35 @@ def test_phase_result_steps_is_a_deprecated_alias():
     with pytest.warns(FutureWarning, match="^PhaseResult.steps is deprecated; use "
                                            "PhaseResult.evaluations$"):
         assert result.steps == 12
+
+
+def test_a_run_saved_with_the_old_names_resumes(tmp_path):
+    """config.yaml and checkpoint.pt as an older version wrote them (trainable, mixed.steps)."""
+    tiny = ["optim.epochs=2", "data.train_limit=32", "data.val_limit=32", "data.test_limit=32",
+            "attention.kwargs={n_layers: 1, n_aux_qubits: 0, strategy: static}",
+            "run.progress=false"]
+    run_dir = tmp_path / "run"
+    fit(load_config(None, tiny), run_dir=run_dir, stop_after_epochs=1)
+
+    def older(tree: dict) -> dict:
+        tree["attention"]["kwargs"] = {"n_layers": 1, "n_aux_qubits": 0, "trainable": False}
+        tree["mixed"]["steps"] = tree["mixed"].pop("evaluations")
+        return tree
+
+    path = run_dir / "config.yaml"
+    path.write_text(yaml.safe_dump(older(yaml.safe_load(path.read_text()))))
+    state = load_checkpoint(run_dir)
+    state["config"] = older(state["config"])
+    save_checkpoint(state, run_dir / CHECKPOINT_NAME)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the given config says the new names: no warning
+        summary = fit(load_config(None, tiny), run_dir=run_dir, resume=True)
+    assert summary["epochs"] == 2 and summary["finished"]
+    with pytest.warns(FutureWarning) as record:  # the user reads the old file as an input
+        assert load_config(path).attention.kwargs["strategy"] == "static"
+    assert sorted(str(w.message) for w in record) == [
+        "config: attention.kwargs.trainable is deprecated; use attention.kwargs.strategy: static",
+        "config: mixed.steps is deprecated; use mixed.evaluations"]
 
 
 def test_sinkhorn_result_n_iters_is_a_deprecated_alias():
