@@ -232,8 +232,8 @@ def test_an_old_module_path_imports_the_new_module_and_warns(monkeypatch, old, n
     assert module is importlib.import_module(new)
 
 
-#: Old names (a regular expression each) that no shipped config, sweep, notebook or docs page
-#: may say; the glossary's and the changelog's lists of renames name them on purpose.
+#: Old names (a regular expression each) that no shipped config, sweep, notebook, circuit
+#: script or docs page may say; the glossary and the changelog name them on purpose.
 OLD_NAMES = {
     "trainable (a QontOT option; now strategy)": r"\btrainable\s*[:=]|[\"']trainable[\"']",
     "the estimate modules (now shot_matrix, runtime)":
@@ -243,8 +243,8 @@ OLD_NAMES = {
         r"(?<![\w-])--(attention-)?backends?\b",
     "an attention normaliser called a backend": r"(?i)attention backend|normaliser backend",
 }
-SHIPPED = [p for p in sorted([*(REPO / "experiments").rglob("*"), *(REPO / "docs").rglob("*.md"),
-                              REPO / "README.md"])
+SHIPPED = [p for p in sorted([*(REPO / "experiments").rglob("*"), *(REPO / "circuits").rglob("*"),
+                              *(REPO / "docs").rglob("*.md"), REPO / "README.md"])
            if p.is_file() and p.suffix in {".yaml", ".yml", ".md", ".py", ".ipynb", ".sh"}
            and p.name not in {"glossary.md", "changelog.md"}]
 
