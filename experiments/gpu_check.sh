@@ -51,7 +51,7 @@ step() {  # name, limit in seconds, command...
 step tests 90 "$PY" -m pytest -q -m cuda tests/gpu --junitxml="$OUT/tests.xml"
 step bench_simulator 200 "$PY" -m qdsformer bench simulator --device "$DEVICE" "${BENCH[@]}" \
   --json "$OUT/simulator.json"
-step estimate 60 "$PY" -m qdsformer bench estimate --config experiments/configs/fmnist_qontot.yaml \
+step estimate 60 "$PY" -m qdsformer bench runtime --config experiments/configs/fmnist_qontot.yaml \
   --set run.device="$DEVICE" "${TRAIN[@]}" "${ROOT[@]}" --json "$OUT/estimate.json"
 step train_epoch 120 "$PY" -m qdsformer train --config experiments/configs/fmnist_qontot.yaml \
   --set run.device="$DEVICE" --set run.out_dir="$OUT/runs" "${TRAIN[@]}" "${ROOT[@]}" --no-progress

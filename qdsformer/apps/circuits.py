@@ -1,12 +1,14 @@
 """``qdsformer circuits``: run QontOT Bell-pair circuits on simulators / IBM backends, export QASM.
 
-  qdsformer circuits run circuits/dsm4_small.yaml --backend aer-noisy:fake_nairobi --shots 4000
-  qdsformer circuits sweep circuits/dsm4_small.yaml --backend aer aer-noisy:fake_nairobi \
+  qdsformer circuits run circuits/dsm4_small.yaml --runner aer-noisy:fake_nairobi --shots 4000
+  qdsformer circuits sweep circuits/dsm4_small.yaml --runner aer aer-noisy:fake_nairobi \
       --shots 100 1000 10000
   qdsformer circuits export circuits/dsm8_hardware.yaml circuits/dsm4_small.yaml
-  qdsformer circuits grad circuits/dsm4_small.yaml --backend aer --shots 10000
+  qdsformer circuits grad circuits/dsm4_small.yaml --runner aer --shots 10000
 
-Backends: exact, statevector, aer, aer-noisy:<fake backend>, ibm:<backend> (IBM account from
+Runners (``--runner``, formerly ``--backend``; a spec file's ``run.backend`` and the JSON's
+``backend`` keep their names): exact, statevector, aer, aer-noisy:<fake backend>,
+ibm:<backend> (IBM account from
 the saved Qiskit account or QISKIT_IBM_TOKEN / QISKIT_IBM_INSTANCE; ``--ibm-channel local``
 runs ibm:<fake backend> offline). ``run`` writes <spec>__<backend>__<shots>.json and .png,
 ``sweep`` <spec>__<backends>__sweep.json/.csv/.png, ``grad`` (parameter-shift dP/dtheta and
@@ -20,7 +22,12 @@ import argparse
 import re
 from pathlib import Path
 
-from qdsformer.apps.shared import add_runner_arguments, quiet_qiskit_logs, runner_kwargs
+from qdsformer.apps.shared import (
+    add_renamed_option,
+    add_runner_arguments,
+    quiet_qiskit_logs,
+    runner_kwargs,
+)
 from qdsformer.common.results import atomic_write_text, write_csv, write_json
 from qdsformer.hardware import (
     bell_readout_circuit,
@@ -48,30 +55,30 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="circuits_command", metavar="ACTION", required=True)
-    run_p = sub.add_parser("run", help="estimate the DSM of a spec on one backend; JSON + PNG")
+    run_p = sub.add_parser("run", help="estimate the DSM of a spec on one runner; JSON + PNG")
     _common(run_p)
-    run_p.add_argument("--backend", default=None,
-                       help="exact | statevector | aer | aer-noisy:<fake> | ibm:<name> "
-                            "(default: the spec's run.backend)")
+    add_renamed_option(run_p, "--runner", "--backend", default=None,
+                       help="where the circuits run: exact | statevector | aer | "
+                            "aer-noisy:<fake> | ibm:<name> (default: the spec's run.backend)")
     run_p.add_argument("--shots", type=int, default=None, help="shots (default: the spec's)")
     sweep_p = sub.add_parser("sweep", help="estimate error vs shots; JSON + CSV + PNG")
     _common(sweep_p)
-    sweep_p.add_argument("--backend", nargs="+", default=None,
-                         help="one or more backends (default: the spec's run.backend)")
+    add_renamed_option(sweep_p, "--runner", "--backend", nargs="+", default=None,
+                       help="one or more runners (default: the spec's run.backend)")
     sweep_p.add_argument("--shots", type=int, nargs="+", required=True,
                          help="shot counts, e.g. 100 1000 10000")
     grad_p = sub.add_parser("grad", help="parameter-shift gradients of the DSM; JSON")
     _common(grad_p)
-    grad_p.add_argument("--backend", default=None,
-                        help="exact | statevector | aer | aer-noisy:<fake> | ibm:<name> "
-                             "(default: the spec's run.backend)")
+    add_renamed_option(grad_p, "--runner", "--backend", default=None,
+                       help="where the circuits run: exact | statevector | aer | "
+                            "aer-noisy:<fake> | ibm:<name> (default: the spec's run.backend)")
     grad_p.add_argument("--shots", type=int, default=None,
                         help="shots per circuit, 2G + 1 circuits (default: the spec's)")
     export_p = sub.add_parser("export", help="write OpenQASM 3 of the Bell-pair circuits")
     export_p.add_argument("specs", nargs="+", help="circuit spec YAML files")
     export_p.add_argument("--out", default="circuits", help="output folder (default: circuits)")
-    export_p.add_argument("--backend", default=None,
-                          help="also write the ISA circuit transpiled for aer-noisy:<fake>")
+    add_renamed_option(export_p, "--runner", "--backend", default=None,
+                       help="also write the ISA circuit transpiled for aer-noisy:<fake>")
     export_p.add_argument("--seed", type=int, default=None, help="transpiler seed")
     export_p.add_argument("--optimization-level", type=int, default=None, choices=(0, 1, 2, 3))
 
@@ -96,7 +103,7 @@ def _record_stem(out: str, spec_name: str, record: dict) -> tuple[Path, str]:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
-    result = run_dsm(spec, backend=args.backend, shots=args.shots, **runner_kwargs(args))
+    result = run_dsm(spec, backend=args.runner, shots=args.shots, **runner_kwargs(args))
     record = summarize(result)
     stem, shots = _record_stem(args.out, spec.name, record)
     write_json(record, stem.with_suffix(".json"), indent=1)
@@ -116,7 +123,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
-    backends = args.backend or [spec.run.backend]
+    backends = args.runner or [spec.run.backend]
     rows = [row for backend in backends
             for row in shots_sweep(spec, backend=backend, shots_list=args.shots,
                                       **runner_kwargs(args))]
@@ -139,7 +146,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _cmd_grad(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
-    result = parameter_shift(spec, backend=args.backend, shots=args.shots, **runner_kwargs(args))
+    result = parameter_shift(spec, backend=args.runner, shots=args.shots, **runner_kwargs(args))
     record = summarize_shift(result)
     stem, shots = _record_stem(args.out, spec.name, record)
     path = stem.with_name(stem.name + "__grad.json")
@@ -162,11 +169,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from qiskit import qasm3
 
     target = None
-    if args.backend is not None:
-        choice = parse_backend(args.backend)
+    if args.runner is not None:
+        choice = parse_backend(args.runner)
         if choice.kind != "aer-noisy":
-            raise ValueError(f"export --backend takes aer-noisy:<fake backend>, got "
-                             f"{args.backend!r}")
+            raise ValueError(f"export --runner takes aer-noisy:<fake backend>, got "
+                             f"{args.runner!r}")
         target = fake_backend(choice.name)
     out = Path(args.out)
     for path in args.specs:

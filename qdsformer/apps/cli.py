@@ -23,13 +23,20 @@ from qdsformer.apps.errors import EXPECTED_ERRORS, one_line
 from qdsformer.common.registry import Registry
 from qdsformer.common.trust import trusted_checkpoints
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Command:
-    """A subcommand: the module that implements it and its one-line help."""
+    """A subcommand: the module that implements it and its one-line help.
+
+    ``replaced_by`` marks an old name kept for one release: the command runs as the new one,
+    after a logged warning naming it.
+    """
 
     module: str
     help: str
+    replaced_by: str | None = None
 
     def load(self):
         """Import the command's module (``add_arguments`` and ``run``)."""
@@ -77,7 +84,16 @@ def add_subcommands(sub, commands: Registry[Command], argv: Sequence[str], dest:
             module.add_arguments_for(parser, rest)
         else:
             module.add_arguments(parser)
-        parser.set_defaults(**{dest: module.run})
+        parser.set_defaults(**{dest: _warning_first(name, command.replaced_by, module.run)
+                               if command.replaced_by else module.run})
+
+
+def _warning_first(old: str, new: str, run):
+    """``run``, after logging that the command name ``old`` is deprecated for ``new``."""
+    def warned(args: argparse.Namespace) -> int:
+        log.warning("the name %r is deprecated; use %r (the same command)", old, new)
+        return run(args)
+    return warned
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:

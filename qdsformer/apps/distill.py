@@ -1,4 +1,4 @@
-"""``qdsformer distill``: distil a teacher ViT into a student ViT with any attention backend.
+"""``qdsformer distill``: distil a teacher ViT into a student ViT with any attention normaliser.
 
 Loss: ce_weight * CE + kd_weight * T^2 D(teacher || student) + sinkd_weight * SinKD
 (section ``distill``).

@@ -1,14 +1,16 @@
-"""``qdsformer evaluate``: a trained QontOT ViT with attention estimated on circuit backends.
+"""``qdsformer evaluate``: a trained QontOT ViT with attention estimated by circuit runners.
 
-  qdsformer evaluate results/digits_qontot/run/ --attention-backend aer aer-noisy:fake_nairobi \\
+  qdsformer evaluate results/digits_qontot/run/ --runner aer aer-noisy:fake_nairobi \\
       --n-images 100 --shots 1000
 
 Evaluates the checkpoint on the first N test images with the exact attention (our simulator)
 and with the attention of the chosen layers (default: all) estimated by Bell-pair circuits on
-each backend (hardware in the loop); prints accuracy, agreement with the exact predictions and
-the attention error, and writes a JSON file to results/circuits/ (or --out). With
-``--out`` set to the run folder itself, ``qdsformer report`` puts the result beside the run's
-training metrics (per cell of a sweep, mean ± std over seeds).
+each runner (hardware in the loop; ``--runner``, formerly ``--attention-backend``); prints
+accuracy, agreement with the exact predictions and the attention error, and writes a JSON
+file to results/circuits/ (or --out); its ``results`` holds one entry per runner (the key the
+report reads as ``backend``). With ``--out`` set to the run folder itself, ``qdsformer
+report`` puts the result beside the run's training metrics (per cell of a sweep, mean ± std
+over seeds).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qdsformer.apps.shared import add_runner_arguments, quiet_qiskit_logs
+from qdsformer.apps.shared import add_renamed_option, add_runner_arguments, quiet_qiskit_logs
 from qdsformer.common.results import write_json
 from qdsformer.hardware import check_shots, evaluate_attention_backends
 from qdsformer.models import attention_layers, run_image_batch
@@ -26,8 +28,9 @@ from qdsformer.train.validate import check_output_folder, validate_config
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="checkpoint file or run folder of a qontot model")
-    parser.add_argument("--attention-backend", nargs="+", required=True,
-                        help="statevector | aer | aer-noisy:<fake> | ibm:<name> (one or more)")
+    add_renamed_option(parser, "--runner", "--attention-backend", nargs="+", required=True,
+                       help="where the attention circuits run: statevector | aer | "
+                            "aer-noisy:<fake> | ibm:<name> (one or more)")
     parser.add_argument("--n-images", type=int, default=100, help="first N test images")
     parser.add_argument("--split", default="test", help="data split (default: test)")
     parser.add_argument("--shots", type=int, default=1000, help="shots per circuit")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     data = config["data"]
     n = images.shape[0]
     results = evaluate_attention_backends(
-        model, [all_layers[k] for k in indices], images, labels, args.attention_backend,
+        model, [all_layers[k] for k in indices], images, labels, args.runner,
         args.shots, seed=seed, optimization_level=level, mitigate=args.mitigate,
         dynamical_decoupling=bool(args.dynamical_decoupling), twirling=bool(args.twirling),
         readout_mitigation=bool(args.readout_mitigation), ibm_channel=args.ibm_channel)

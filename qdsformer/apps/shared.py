@@ -2,7 +2,8 @@
 
 - training options, ``config_source``, ``checked_config`` and ``finished``: ``qdsformer train``
   and ``qdsformer distill``;
-- circuit runner options and Qiskit log levels: ``circuits``, ``evaluate``, ``bench circuits``.
+- circuit runner options and Qiskit log levels: ``circuits``, ``evaluate``, ``bench circuits``;
+- ``add_renamed_option``: an option under its new name, the old one still accepted (warning).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from qdsformer.train.validate import validate_config
 
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- option types
 def positive_int(text: str) -> int:
@@ -111,6 +113,30 @@ def quiet_qiskit_logs(args: argparse.Namespace) -> None:
     if not getattr(args, "verbose", False):
         for name in ("qiskit", "qiskit_ibm_runtime", "qiskit_aer", "samplomatic"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def add_renamed_option(parser: argparse.ArgumentParser, new: str, old: str, *,
+                       required: bool = False, **kwargs) -> None:
+    """Option ``new``, with its former name ``old`` still accepted for one release.
+
+    ``old`` stores into the same attribute after a logged warning naming ``new``, and is left
+    out of ``--help``. ``required``: one of the two must be given (argparse's own error).
+    ``kwargs`` (``nargs``, ``default``, ``help``, ...) are those of ``new``.
+    """
+    dest = new.lstrip("-").replace("-", "_")
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument(new, dest=dest, **kwargs)
+    group.add_argument(old, dest=dest, nargs=kwargs.get("nargs"), type=kwargs.get("type"),
+                       default=argparse.SUPPRESS, help=argparse.SUPPRESS,
+                       action=_renamed_to(new))
+
+
+def _renamed_to(new: str) -> type[argparse.Action]:
+    class Renamed(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            log.warning("%s is deprecated; use %s (the same option)", option_string, new)
+            setattr(namespace, self.dest, values)
+    return Renamed
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:

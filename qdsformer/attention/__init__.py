@@ -7,7 +7,7 @@
     P = norm(q, k)     # q, k (B, H, T, d), each scaled by head_dim**-0.5 -> P (B, H, T, T)
 """
 
-# Importing the backend modules registers them.
+# Importing the normaliser modules registers them.
 from qdsformer.attention import esp, lot, qontot, qr, sinkhorn, softmax  # noqa: F401
 from qdsformer.attention.qk import QKNormalizer, qk_from_scores
 from qdsformer.attention.registry import (

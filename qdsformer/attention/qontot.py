@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -65,8 +67,8 @@ class QontOT(Normalizer):
         n_layers: circuit layers L >= 1 (paper: 16).
         ansatz: registry name in ``qdsformer.quantum.list_ansaetze()``.
         strategy: ``static``, ``differentiable`` or ``mixed`` (see above).
-        trainable: the older switch: True = ``differentiable``, False = ``static`` (or
-            ``mixed`` when ``strategy`` says so); contradicting ``strategy`` is a ValueError.
+        trainable: deprecated (FutureWarning): True = ``strategy="differentiable"``, False =
+            ``"static"``; giving both is a ValueError.
         seed: seed of theta's U(-1, 1) draw.
         max_qubits: the qubit budget q_d + q_a; larger T raises ``ValueError``.
         check_finite: reject NaN / inf scores with ``ValueError``.
@@ -85,7 +87,13 @@ class QontOT(Normalizer):
                  shots: int | None = None, depolarizing: float = 0.0,
                  noise_in_eval: bool = False) -> None:
         super().__init__(check_finite=check_finite)
-        strategy = _resolve_strategy(strategy, trainable)
+        if trainable is not None:
+            strategy = strategy_for_trainable(trainable, strategy, "qontot", "")
+        if strategy is None:
+            strategy = "static"
+        if strategy not in STRATEGIES:
+            raise ValueError(f"qontot: unknown strategy {strategy!r}; expected one of "
+                             f"{', '.join(STRATEGIES)}")
         shots, depolarizing = validate_noise(shots, depolarizing)
         if not isinstance(noise_in_eval, bool):
             raise ValueError(f"qontot: noise_in_eval must be true or false, got {noise_in_eval!r}")
@@ -100,7 +108,6 @@ class QontOT(Normalizer):
         self.n_layers = n_layers
         self.ansatz_name = ansatz
         self.strategy = strategy
-        self.trainable = strategy == "differentiable"
         self.shots = shots
         self.depolarizing = depolarizing
         self.noise_in_eval = noise_in_eval
@@ -109,11 +116,18 @@ class QontOT(Normalizer):
         gen = torch.Generator().manual_seed(seed)
         # (n_params_max,) U(-1, 1), drawn on the host (seeded CPU generator); .to() moves it
         theta = torch.rand(largest.n_params, generator=gen, device="cpu") * 2 - 1
-        if self.trainable:
+        if strategy == "differentiable":
             self.theta = nn.Parameter(theta)
         else:
             self.register_buffer("theta", theta)
         self._ansaetze = {max_qubits: largest}
+
+    @property
+    def trainable(self) -> bool:
+        """Deprecated (FutureWarning): ``strategy == "differentiable"``."""
+        warnings.warn('QontOT.trainable is deprecated; use QontOT.strategy == "differentiable"',
+                      FutureWarning, stacklevel=2)
+        return self.strategy == "differentiable"
 
     def extra_repr(self) -> str:
         return (f"n_aux_qubits={self.n_aux_qubits}, n_layers={self.n_layers}, "
@@ -154,16 +168,31 @@ class QontOT(Normalizer):
         return dsm.to(scores.dtype)
 
 
-def _resolve_strategy(strategy: str | None, trainable: bool | None) -> str:
-    """``strategy`` checked against ``STRATEGIES`` and the legacy ``trainable`` switch."""
-    if trainable is not None and not isinstance(trainable, bool):
-        raise ValueError(f"qontot: trainable must be true or false, got {trainable!r}")
-    if strategy is None:
-        return "differentiable" if trainable else "static"
-    if strategy not in STRATEGIES:
-        raise ValueError(f"qontot: unknown strategy {strategy!r}; expected one of "
-                         f"{', '.join(STRATEGIES)}")
-    if trainable is not None and trainable != (strategy == "differentiable"):
-        raise ValueError(f"qontot: trainable={trainable} contradicts strategy={strategy!r} "
-                         "(trainable=true is strategy differentiable; drop trainable)")
-    return strategy
+def strategy_for_trainable(trainable: object, strategy: object, label: str, prefix: str,
+                           warn: bool = True) -> str:
+    """The ``strategy`` that the deprecated ``trainable`` switch stands for.
+
+    ``trainable: true`` is ``strategy: differentiable``, ``false`` is ``static``. The one
+    translation, used by :class:`QontOT` and by the config reader
+    (:func:`qdsformer.train.legacy.upgrade_config`).
+
+    Args:
+        trainable: the value given for ``trainable``.
+        strategy: the value given for ``strategy``, None when not given.
+        label: who reads it, the start of each message (``qontot``, ``config``).
+        prefix: the keys' dotted prefix in messages (``attention.kwargs.``, or empty).
+        warn: emit a FutureWarning naming the replacement (off for saved run folders).
+
+    Raises:
+        ValueError: ``strategy`` was given too, or ``trainable`` is not true or false.
+    """
+    if strategy is not None:
+        raise ValueError(f"{label}: give {prefix}strategy only, not also {prefix}trainable "
+                         f"(deprecated), got strategy={strategy!r} and trainable={trainable!r}")
+    if not isinstance(trainable, bool):
+        raise ValueError(f"{label}: {prefix}trainable must be true or false, got {trainable!r}")
+    replacement = "differentiable" if trainable else "static"
+    if warn:
+        warnings.warn(f"{label}: {prefix}trainable is deprecated; use {prefix}strategy: "
+                      f"{replacement}", FutureWarning, stacklevel=3)
+    return replacement

@@ -4,7 +4,7 @@ A normaliser is an ``nn.Module`` mapping scaled scores S (B, H, T, T) to attenti
 P (B, H, T, T) whose rows sum to 1; doubly stochastic ones also have columns summing to 1.
 A normaliser whose class sets ``consumes = "qk"`` (see :mod:`qdsformer.attention.qk`) takes
 the queries and keys (B, H, T, d), each already scaled by head_dim**-0.5, instead of S.
-Backends register themselves with :func:`register_normalizer`; users call
+Normalisers register themselves with :func:`register_normalizer`; users call
 :func:`create_normalizer` by name.
 """
 
@@ -80,5 +80,5 @@ def create_normalizer(name: str, **kwargs) -> Normalizer:
     cls = get_normalizer_class(name)
     try:
         return cls(**kwargs)
-    except TypeError as err:  # unknown keyword: say which backend and what it takes
+    except TypeError as err:  # unknown keyword: say which normaliser and what it takes
         raise ValueError(f"bad arguments for attention normaliser {name!r}: {err}") from err

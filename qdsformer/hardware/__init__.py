@@ -29,7 +29,6 @@ from qdsformer.hardware.bell import (
     frequencies_to_dsm,
     spec_ansatz,
 )
-from qdsformer.hardware.estimate import DSMRun, estimate_dsms, exact_dsm, run_dsm, spec_angles
 from qdsformer.hardware.factory import make_runner
 from qdsformer.hardware.loop import (
     RunnerNormalizer,
@@ -45,6 +44,7 @@ from qdsformer.hardware.mitigation import (
 )
 from qdsformer.hardware.runners import AerRunner, RuntimeRunner, StatevectorRunner
 from qdsformer.hardware.shift import ShiftResult, parameter_shift, summarize_shift
+from qdsformer.hardware.shot_matrix import DSMRun, estimate_dsms, exact_dsm, run_dsm, spec_angles
 from qdsformer.hardware.spec import (
     BackendChoice,
     CircuitSpec,

@@ -24,10 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from qdsformer.hardware.estimate import estimate_dsms
 from qdsformer.hardware.factory import make_runner
 from qdsformer.hardware.mitigation import mitigate as birkhoff_mitigate
 from qdsformer.hardware.runners import StatevectorRunner
+from qdsformer.hardware.shot_matrix import estimate_dsms
 from qdsformer.hardware.spec import parse_backend
 from qdsformer.quantum import encode_angles, n_data_qubits_for
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from qdsformer.analysis.metrics import entropy, marginal_max_error, spearman
-from qdsformer.hardware.estimate import DSMRun, run_dsm
+from qdsformer.hardware.shot_matrix import DSMRun, run_dsm
 from qdsformer.hardware.spec import CircuitSpec, check_shots
 from qdsformer.ot import birkhoff_projection
 

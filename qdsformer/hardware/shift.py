@@ -42,7 +42,7 @@ import torch
 
 from qdsformer.hardware.assignment import correct_readout
 from qdsformer.hardware.bell import bell_readout_circuit, counts_to_frequencies, spec_ansatz
-from qdsformer.hardware.estimate import backend_runner, resolved_run, spec_angles
+from qdsformer.hardware.shot_matrix import backend_runner, resolved_run, spec_angles
 from qdsformer.hardware.spec import CircuitSpec
 from qdsformer.quantum import complete_padded, dsm_from_unitary, encode_angles, qontot_dsm
 

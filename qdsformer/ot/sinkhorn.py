@@ -26,12 +26,13 @@ Options: epsilon scaling (anneal from the cost's spread down to ``epsilon``), an
 unrolling (``grad="unroll"``) or by the implicit function theorem at the fixed point
 (``grad="implicit"``: iterations run without autograd, memory independent of their number).
 
-Every other OT tool and the ``sinkhorn`` attention backend call this function; there is no
+Every other OT tool and the ``sinkhorn`` attention normaliser call this function; there is no
 second copy.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -52,8 +53,10 @@ class SinkhornResult(NamedTuple):
         f: row potential, shape (..., n).
         g: column potential, shape (..., m).
         transport_cost: <P, C>, shape (...).
-        n_iters: normalisation steps (half-steps: row or column updates) performed,
-            annealing included.
+        half_steps: normalisation steps (half-steps: row or column updates) performed, the
+            annealing stages' included (so it may exceed the ``n_iters`` budget, which
+            counts the half-steps at the target epsilon only). Formerly ``n_iters``, still
+            readable with a FutureWarning.
         marginal_l1_error: max over the batch of sum_i |P 1 - a|_i + sum_j |P^T 1 - b|_j,
             0-dim (:func:`marginal_l1_error`).
         value: entropic OT value OT_eps = <P, C> + epsilon KL(P | a b^T), computed from the
@@ -64,9 +67,16 @@ class SinkhornResult(NamedTuple):
     f: torch.Tensor
     g: torch.Tensor
     transport_cost: torch.Tensor
-    n_iters: int
+    half_steps: int
     marginal_l1_error: torch.Tensor
     value: torch.Tensor
+
+    @property
+    def n_iters(self) -> int:
+        """Deprecated (FutureWarning): :attr:`half_steps`."""
+        warnings.warn("SinkhornResult.n_iters is deprecated; use SinkhornResult.half_steps",
+                      FutureWarning, stacklevel=2)
+        return self.half_steps
 
 
 def _check_inputs(cost: torch.Tensor, a, b, epsilon, n_iters, tol, method, grad, scaling) -> None:
@@ -435,19 +445,19 @@ def sinkhorn(
             one column step per stage. Annealing is skipped when epsilon is not below the
             spread by :data:`MIN_SCALING_RATIO` (a cold start is then as fast: measured on the
             POT-parity problems, scaling never costs more steps than none). The stages'
-            half-steps count in ``n_iters`` of the result, not in the budget.
+            half-steps count in ``half_steps`` of the result, not in the budget.
         init: warm start (f, g), shapes (..., n), (..., m), in cost units; default zeros.
             The first row step only reads g. With ``symmetric``: the start is (f + g) / 2.
         symmetric: self-transport OT_eps(a, a) on a symmetric cost (n = m, ``b`` None or
             equal to ``a``): one potential f = g and the averaged update f <- (f + T(f)) / 2
             (Feydy et al. 2019, :mod:`qdsformer.ot.symmetric`), which converges where the
             alternating steps oscillate (small epsilon). Each update is one log-sum-exp (one
-            step in ``n_iters``); log domain only (``method`` "auto" or "log"); the error is
+            half-step); log domain only (``method`` "auto" or "log"); the error is
             checked every ``check_every`` updates (default 1). ``grad="implicit"`` solves the
             symmetric fixed point's (n, n) system.
 
     Returns:
-        SinkhornResult(plan, f, g, transport_cost, n_iters, marginal_l1_error, value).
+        SinkhornResult(plan, f, g, transport_cost, half_steps, marginal_l1_error, value).
 
     An empty batch (a zero in the leading dimensions of ``cost_matrix``) returns empty
     results of the right shapes (backward works, with empty gradients).

@@ -18,6 +18,7 @@ from typing import Any
 from qdsformer.common.results import write_yaml
 from qdsformer.common.settings import parse_assignment
 from qdsformer.common.yamlfile import read_yaml
+from qdsformer.train.legacy import upgrade_config
 from qdsformer.train.merge import merge_layer
 
 
@@ -100,7 +101,7 @@ class MixedConfig:
 
     A fit-loop setting, not a property of the attention operator, so it lives in its own
     section (read only when some block is ``mixed``; :mod:`qdsformer.train.mixed`): after every
-    ``every``-th epoch, ``steps`` evaluations of the Nevergrad optimiser ``optimizer`` on the
+    ``every``-th epoch, ``evaluations`` of the Nevergrad optimiser ``optimizer`` on the
     training loss of a fit batch of ``batch_size`` training examples (null: the data batch
     size), kept only if it lowers the loss of a disjoint check batch of ``check_size`` training
     examples (null: as many as the fit batch); both batches drawn afresh every phase, seeded
@@ -108,7 +109,7 @@ class MixedConfig:
     """
 
     optimizer: str = "NGOpt"
-    steps: int = 200
+    evaluations: int = 200
     every: int = 1
     batch_size: int | None = None
     check_size: int | None = None
@@ -175,9 +176,15 @@ def field_defaults() -> dict[str, Any]:
 
 
 def from_dict(cls, data: dict, where: str = ""):
-    """Build dataclass ``cls`` from nested dicts; unknown keys raise ValueError naming them."""
+    """Build dataclass ``cls`` from nested dicts; unknown keys raise ValueError naming them.
+
+    At the top level, older key names are read as their current ones, silently
+    (:func:`qdsformer.train.legacy.upgrade_config`; :func:`load_config` warns).
+    """
     if not isinstance(data, dict):
         raise ValueError(f"config section {where or '<root>'} must be a mapping, got {data!r}")
+    if not where:
+        data = upgrade_config(data)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -262,11 +269,12 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (), c
     one rule of :func:`qdsformer.train.merge.merge_layer`: a mapping for a section merges
     into it, other values replace, naming ``attention.name`` starts its ``kwargs`` afresh
     (``--set attention.name=sinkhorn --set attention.kwargs.n_iters=5`` gives exactly
-    ``{n_iters: 5}``). Nothing is written.
+    ``{n_iters: 5}``). An older key name is read as its current one, with a FutureWarning
+    naming it (:mod:`qdsformer.train.legacy`). Nothing is written.
     """
     tree = config_tree(path, cls)
     merge_layer(tree, parse_overrides(overrides), cls)
-    return from_dict(cls, tree)
+    return from_dict(cls, upgrade_config(tree, warn=True))
 
 
 def save_config(config, path: str | Path) -> None:

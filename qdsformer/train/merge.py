@@ -14,8 +14,10 @@ applies one layer:
 - a layer that names a section's ``name`` (``attention.name``) starts that section's
   ``kwargs`` afresh: they become what the same layer gives (``attention.kwargs: {...}`` or
   ``attention.kwargs.<key>`` entries), else empty (the normaliser's own defaults). Options of
-  one backend never reach another. Sections without ``kwargs`` (data, optim) never get any;
-- a key the config does not have is a ValueError naming it and the known keys.
+  one normaliser never reach another. Sections without ``kwargs`` (data, optim) never get any;
+- a key the config does not have is a ValueError naming it and the known keys;
+- a renamed key is read under its current name, with a FutureWarning
+  (:func:`qdsformer.train.legacy.current_key`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import dataclasses
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from qdsformer.train.legacy import current_key
 
 Layer = Mapping[str, Any] | Iterable[tuple[str, Any]]
 
@@ -36,13 +40,18 @@ def _fields(cls) -> dict[str, Any]:
 
 
 def _assignments(layer: Layer, cls, prefix: tuple[str, ...] = ()) -> list[tuple[tuple, Any]]:
-    """``(path, value)`` pairs of a layer; mappings given for sections are opened up."""
+    """``(path, value)`` pairs of a layer; mappings given for sections are opened up; an older
+    key name is read as its current one, with a warning (and is an error next to it)."""
     items = layer.items() if isinstance(layer, Mapping) else layer
     out: list[tuple[tuple, Any]] = []
+    renamed: dict[tuple, tuple] = {}
     for key, value in items:
         if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
             raise ValueError(f"config key {key!r} must be a (dotted) name")
-        path = prefix + tuple(key.split("."))
+        given = prefix + tuple(key.split("."))
+        path = current_key(given)
+        if path != given:
+            renamed[path] = given
         section = _section_type(cls, path)
         if section is not None:
             if not isinstance(value, Mapping):
@@ -51,6 +60,10 @@ def _assignments(layer: Layer, cls, prefix: tuple[str, ...] = ()) -> list[tuple[
             out += _assignments(value, cls, path)
         else:
             out.append((path, value))
+    for path, old in renamed.items():
+        if sum(p == path for p, _ in out) > 1:
+            raise ValueError(f"config: give {'.'.join(path)} only, not also {'.'.join(old)} "
+                             "(deprecated)")
     return out
 
 

@@ -8,7 +8,7 @@ Nevergrad optimiser searches the circuit parameters alone. Here, at the end of e
    of the training set per (seed, epoch): :func:`phase_batch_indices`, re-derived on resume,
    nothing stored): the *fit batch* (``mixed.batch_size``) and the *check batch*
    (``mixed.check_size``, null: as many as the fit batch);
-2. runs ``mixed.steps`` ask/tell steps of the Nevergrad optimiser ``mixed.optimizer``
+2. runs ``mixed.evaluations`` ask/tell evaluations of the Nevergrad optimiser ``mixed.optimizer``
    (default ``NGOpt``, Nevergrad's own algorithm selector, since the paper names no algorithm)
    on the training loss of the fit batch, warm-started at the current theta;
 3. sets theta to the optimiser's recommendation only if it lowers the loss on the *check*
@@ -19,7 +19,7 @@ per run) and accepted any recommendation that did not raise the loss *of that sa
 test always passes for a search that fits its own objective: on the reduced Fashion-MNIST
 protocol every phase lowered the held-batch loss by 10-25 %, yet validation accuracy fell
 after the very first phase in all three seeds and the runs ended 1.3 (val) and 1.7 (test)
-points below static (``results/fmnist_strategies/README.md``). 200 steps on ~20 circuit
+points below static (``results/fmnist_strategies/README.md``). 200 evaluations on ~20 circuit
 parameters and 100 images fit the circuit to those images. So acceptance now needs evidence
 from examples the search never saw (the check batch: a paired comparison, same images at old
 and new theta, so only the change matters), and the fit batch is redrawn every phase so that
@@ -50,6 +50,7 @@ import dataclasses
 import difflib
 import logging
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -78,9 +79,16 @@ class PhaseResult:
     check_before: float
     check_recommended: float
     accepted: bool
-    steps: int
+    evaluations: int
     optimizer: str
     seconds: float
+
+    @property
+    def steps(self) -> int:
+        """Deprecated (FutureWarning): :attr:`evaluations`."""
+        warnings.warn("PhaseResult.steps is deprecated; use PhaseResult.evaluations",
+                      FutureWarning, stacklevel=2)
+        return self.evaluations
 
     def row(self) -> dict:
         """The :data:`MIXED_FIELDS` values of this phase (one metrics.csv row's worth)."""
@@ -118,7 +126,7 @@ def validate_mixed_settings(settings) -> None:
     The optimiser name must be in Nevergrad's registry (about 500 names); the error lists the
     closest names and a few common choices rather than all of them.
     """
-    for key, low in (("steps", 1), ("every", 1)):
+    for key, low in (("evaluations", 1), ("every", 1)):
         value = getattr(settings, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"mixed.{key} must be an int >= {low}, got {value!r}")
@@ -280,8 +288,8 @@ class MixedPhase:
             param = ng.p.Array(init=x0)
             param.random_state = np.random.RandomState(_phase_seed(self.seed, epoch))
             opt = ng.optimizers.registry[self.settings.optimizer](
-                parametrization=param, budget=self.settings.steps)
-            for _ in range(self.settings.steps):
+                parametrization=param, budget=self.settings.evaluations)
+            for _ in range(self.settings.evaluations):
                 candidate = opt.ask()
                 opt.tell(candidate, fit_loss(candidate.value))
             recommended = np.asarray(opt.provide_recommendation().value, dtype=np.float64)
@@ -295,11 +303,11 @@ class MixedPhase:
             self.model.train(was_training)
         result = PhaseResult(epoch=epoch + 1, fit_before=fit_before, fit_recommended=fit_rec,
                              check_before=check_before, check_recommended=check_rec,
-                             accepted=accepted, steps=self.settings.steps,
+                             accepted=accepted, evaluations=self.settings.evaluations,
                              optimizer=self.settings.optimizer,
                              seconds=time.perf_counter() - started)
         log.info("mixed phase after epoch %d: fit-batch loss %.5f -> %.5f, check-batch loss "
-                 "%.5f -> %.5f: %s (%s %d steps, %.1fs)", result.epoch, fit_before, fit_rec,
+                 "%.5f -> %.5f: %s (%s, %d evaluations, %.1fs)", result.epoch, fit_before, fit_rec,
                  check_before, check_rec, "taken" if accepted else "rejected",
-                 result.optimizer, result.steps, result.seconds)
+                 result.optimizer, result.evaluations, result.seconds)
         return result

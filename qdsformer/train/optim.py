@@ -1,7 +1,7 @@
 """The fit loop's optimiser and per-epoch learning-rate schedule, built from ``config.optim``.
 
 :func:`build_optimizer` and :func:`build_scheduler` are also used by the run-time estimate
-(:mod:`qdsformer.train.estimate`), which times the same optimiser step as the loop.
+(:mod:`qdsformer.train.runtime`), which times the same optimiser step as the loop.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from qdsformer.models import CHECKPOINT_NAME
-from qdsformer.train.config import from_dict, load_config, to_dict
+from qdsformer.train.config import from_dict, read_config_file, to_dict
 
 #: Config keys that may differ between the saved run and its resumption.
 RESUMABLE_KEYS = frozenset({"run.progress", "run.log", "run.compile"})
@@ -94,7 +94,8 @@ def check_resume_consistency(run_dir: str | Path, config, state: dict) -> None:
     yaml_path = run_dir / "config.yaml"
     if not yaml_path.is_file():
         raise ValueError(f"cannot resume {run_dir}: no config.yaml beside {CHECKPOINT_NAME}")
-    saved = to_dict(load_config(yaml_path, (), cls=type(config)))
+    # the saved file as written (older key names read silently: it is a record, not an input)
+    saved = to_dict(from_dict(type(config), read_config_file(yaml_path)))
     stored = state.get("config")
     if not isinstance(stored, dict):
         raise ValueError(f"cannot resume {run_dir}: {CHECKPOINT_NAME} holds no config")

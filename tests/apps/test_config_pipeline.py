@@ -77,11 +77,11 @@ def test_distill_with_a_damaged_teacher_checkpoint_leaves_no_folder(tmp_path, ca
 def test_evaluate_checks_its_output_folder_and_checkpoint_before_anything(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    fails_with(["evaluate", str(tmp_path / "nope"), "--attention-backend", "aer",
+    fails_with(["evaluate", str(tmp_path / "nope"), "--runner", "aer",
                 "--out", str(blocker / "sub")],
                f"output folder {blocker / 'sub'}: {blocker} exists and is not a folder",
                tmp_path, capsys)
-    fails_with(["evaluate", str(tmp_path / "nope"), "--attention-backend", "aer",
+    fails_with(["evaluate", str(tmp_path / "nope"), "--runner", "aer",
                 "--out", str(tmp_path / "out")],
                f"no checkpoint at {tmp_path / 'nope'}", tmp_path, capsys)
 

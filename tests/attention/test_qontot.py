@@ -13,8 +13,8 @@ def test_registered_as_doubly_stochastic_and_square():
     cls = get_normalizer_class("qontot")
     assert cls.doubly_stochastic and cls.requires_square
     norm = create_normalizer("qontot")
-    assert (norm.n_aux_qubits, norm.n_layers, norm.ansatz_name, norm.trainable, norm.seed) == (
-        4, 16, "simple", False, 0)
+    assert (norm.n_aux_qubits, norm.n_layers, norm.ansatz_name, norm.seed) == (
+        4, 16, "simple", 0)
     assert (norm.strategy, norm.shots, norm.depolarizing, norm.noise_in_eval) == (
         "static", 0, 0.0, False)
 
@@ -66,7 +66,7 @@ def test_static_theta_is_a_seeded_buffer_and_scores_still_get_gradient():
 
 
 def test_trainable_theta_gets_gradient_and_training_changes_the_matrix():
-    norm = create_normalizer("qontot", **SMALL, trainable=True)
+    norm = create_normalizer("qontot", **SMALL, strategy="differentiable")
     params = dict(norm.named_parameters())
     assert list(params) == ["theta"]
     scores = torch.randn(4, 1, 4, 4)
@@ -84,8 +84,8 @@ def test_trainable_theta_gets_gradient_and_training_changes_the_matrix():
 
 
 def test_state_dict_round_trip():
-    a = create_normalizer("qontot", **SMALL, trainable=True, seed=5)
-    b = create_normalizer("qontot", **SMALL, trainable=True, seed=6)
+    a = create_normalizer("qontot", **SMALL, strategy="differentiable", seed=5)
+    b = create_normalizer("qontot", **SMALL, strategy="differentiable", seed=6)
     b.load_state_dict(a.state_dict())
     scores = torch.randn(1, 1, 4, 4)
     torch.testing.assert_close(a(scores), b(scores))
@@ -107,23 +107,36 @@ def test_bad_input_names_the_value():
         create_normalizer("qontot", n_layers=0)
 
 
-def test_strategies_and_the_trainable_alias():
+def test_strategies():
     static = create_normalizer("qontot", **SMALL, strategy="static")
     diff = create_normalizer("qontot", **SMALL, strategy="differentiable")
     mixed = create_normalizer("qontot", **SMALL, strategy="mixed")
     assert "theta" in dict(static.named_buffers()) and not list(static.parameters())
-    assert list(dict(diff.named_parameters())) == ["theta"] and diff.trainable
+    assert list(dict(diff.named_parameters())) == ["theta"]
     assert "theta" in dict(mixed.named_buffers()) and not list(mixed.parameters())
-    assert create_normalizer("qontot", **SMALL, trainable=True).strategy == "differentiable"
-    assert create_normalizer("qontot", **SMALL, trainable=False).strategy == "static"
-    assert create_normalizer("qontot", **SMALL, trainable=False, strategy="mixed").strategy == (
-        "mixed")
+    assert create_normalizer("qontot", **SMALL).strategy == "static"
     with pytest.raises(ValueError, match="unknown strategy 'learned'; expected one of static, "
                                          "differentiable, mixed"):
         create_normalizer("qontot", strategy="learned")
-    with pytest.raises(ValueError, match="trainable=True contradicts strategy='static'"):
-        create_normalizer("qontot", strategy="static", trainable=True)
-    with pytest.raises(ValueError, match="trainable must be true or false, got 'yes'"):
+
+
+@pytest.mark.parametrize(("trainable", "strategy"), [(True, "differentiable"), (False, "static")])
+def test_the_deprecated_trainable_switch_still_works_and_warns(trainable, strategy):
+    with pytest.warns(FutureWarning, match=f"^qontot: trainable is deprecated; use strategy: "
+                                           f"{strategy}$"):
+        norm = create_normalizer("qontot", **SMALL, trainable=trainable)
+    assert norm.strategy == strategy
+    assert (list(dict(norm.named_parameters())) == ["theta"]) == trainable
+    with pytest.warns(FutureWarning, match="QontOT.trainable is deprecated"):
+        assert norm.trainable is trainable
+
+
+def test_trainable_with_strategy_or_not_a_bool_is_one_line():
+    with pytest.raises(ValueError, match=r"^qontot: give strategy only, not also trainable "
+                                         r"\(deprecated\), got strategy='mixed' and "
+                                         r"trainable=False$"):
+        create_normalizer("qontot", strategy="mixed", trainable=False)
+    with pytest.raises(ValueError, match="^qontot: trainable must be true or false, got 'yes'$"):
         create_normalizer("qontot", trainable="yes")
 
 

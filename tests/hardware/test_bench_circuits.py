@@ -11,7 +11,7 @@ SMALL = str(Path(__file__).resolve().parents[2] / "circuits" / "dsm4_small.yaml"
 def test_circuits_bench_writes_records(tmp_path, capsys):
     out = tmp_path / "circuits.json"
     assert main(["bench", "circuits", "--specs", SMALL, "--circuits", "2", "--shots", "50",
-                 "--backends", "statevector", "aer", "aer-noisy:fake_manila", "--repeats", "1",
+                 "--runners", "statevector", "aer", "aer-noisy:fake_manila", "--repeats", "1",
                  "--json", str(out)]) == 0
     records = json.loads(out.read_text())
     # fake_manila has 5 qubits < 6 needed: skipped, not failed

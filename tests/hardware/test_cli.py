@@ -13,7 +13,7 @@ SMALL = str(ROOT / "circuits" / "dsm4_small.yaml")
 
 
 def test_run_writes_json_and_heatmap(tmp_path, capsys):
-    code = main(["circuits", "run", SMALL, "--backend", "aer", "--shots", "3000",
+    code = main(["circuits", "run", SMALL, "--runner", "aer", "--shots", "3000",
                  "--seed", "4", "--out", str(tmp_path)])
     assert code == 0
     path = tmp_path / "dsm4_small__aer__3000.json"
@@ -29,7 +29,7 @@ def test_run_writes_json_and_heatmap(tmp_path, capsys):
 
 
 def test_sweep_writes_csv_json_and_plot(tmp_path):
-    code = main(["circuits", "sweep", SMALL, "--backend", "aer", "--shots", "200", "5000",
+    code = main(["circuits", "sweep", SMALL, "--runner", "aer", "--shots", "200", "5000",
                  "--out", str(tmp_path)])
     assert code == 0
     stem = tmp_path / "dsm4_small__aer__sweep"
@@ -46,7 +46,7 @@ def test_export_writes_openqasm3_that_round_trips(tmp_path):
     from qiskit.quantum_info import Statevector
 
     code = main(["circuits", "export", SMALL, "--out", str(tmp_path),
-                 "--backend", "aer-noisy:fake_nairobi"])
+                 "--runner", "aer-noisy:fake_nairobi"])
     assert code == 0
     text = (tmp_path / "dsm4_small.qasm").read_text()
     assert text.startswith("OPENQASM 3")
@@ -64,7 +64,7 @@ def test_export_writes_openqasm3_that_round_trips(tmp_path):
 
 
 def test_grad_writes_json_with_gradients_and_reference(tmp_path, capsys):
-    code = main(["circuits", "grad", SMALL, "--backend", "statevector", "--out", str(tmp_path)])
+    code = main(["circuits", "grad", SMALL, "--runner", "statevector", "--out", str(tmp_path)])
     assert code == 0
     record = json.loads((tmp_path / "dsm4_small__statevector__exact__grad.json").read_text())
     assert record["backend"] == "statevector" and record["shots"] is None
@@ -77,12 +77,12 @@ def test_grad_writes_json_with_gradients_and_reference(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["run", SMALL, "--backend", "warp-drive"], "unknown backend"),
-    (["run", SMALL, "--backend", "aer", "--shots", "0"], "shots must be an integer >= 1"),
+    (["run", SMALL, "--runner", "warp-drive"], "unknown backend"),
+    (["run", SMALL, "--runner", "aer", "--shots", "0"], "shots must be an integer >= 1"),
     (["run", "circuits/missing.yaml"], "does not exist"),
-    (["export", SMALL, "--backend", "aer"], "export --backend takes aer-noisy"),
-    (["grad", SMALL, "--backend", "warp-drive"], "unknown backend"),
-    (["grad", SMALL, "--backend", "aer", "--shots", "-5"], "shots must be an integer >= 1"),
+    (["export", SMALL, "--runner", "aer"], "export --runner takes aer-noisy"),
+    (["grad", SMALL, "--runner", "warp-drive"], "unknown backend"),
+    (["grad", SMALL, "--runner", "aer", "--shots", "-5"], "shots must be an integer >= 1"),
 ])
 def test_bad_input_is_a_clean_error(argv, message, capsys, tmp_path):
     code = main(["circuits", *argv, "--out", str(tmp_path)])

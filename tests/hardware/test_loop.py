@@ -102,7 +102,7 @@ def test_evaluate_cli_on_a_trained_checkpoint(tmp_path, capsys):
         "data.val_limit=32", "data.test_limit=32", "data.batch_size=32"])
     run_dir = tmp_path / "run"
     fit(config, run_dir=run_dir)
-    code = main(["evaluate", str(run_dir), "--attention-backend", "statevector", "aer",
+    code = main(["evaluate", str(run_dir), "--runner", "statevector", "aer",
                  "--n-images", "4", "--shots", "300", "--out", str(tmp_path / "out")])
     assert code == 0
     record = json.loads((tmp_path / "out" / "evaluate__run__n4__shots300.json").read_text())
@@ -111,12 +111,12 @@ def test_evaluate_cli_on_a_trained_checkpoint(tmp_path, capsys):
     assert "accuracy" in record["results"]["aer"]
     assert "agreement" in capsys.readouterr().out
     # another split gets its own file: the test-split record above is kept
-    assert main(["evaluate", str(run_dir), "--attention-backend", "statevector", "--split",
+    assert main(["evaluate", str(run_dir), "--runner", "statevector", "--split",
                  "val", "--n-images", "4", "--out", str(tmp_path / "out")]) == 0
     val = json.loads((tmp_path / "out" / "evaluate__run__n4__shots1000__val.json").read_text())
     assert val["split"] == "val"
     assert json.loads((tmp_path / "out" / "evaluate__run__n4__shots300.json").read_text()) == record
-    assert main(["evaluate", str(run_dir), "--attention-backend", "aer", "--layers", "3",
+    assert main(["evaluate", str(run_dir), "--runner", "aer", "--layers", "3",
                  "--out", str(tmp_path / "out")]) == 2
     assert "out of range" in capsys.readouterr().err
-    assert main(["evaluate", str(tmp_path / "missing"), "--attention-backend", "aer"]) == 2
+    assert main(["evaluate", str(tmp_path / "missing"), "--runner", "aer"]) == 2

@@ -228,8 +228,8 @@ def test_density_matrix_and_trajectories_sample_the_same_noisy_distribution(spec
     from qiskit.transpiler import generate_preset_pass_manager
 
     from qdsformer.hardware.bell import bell_readout_circuit
-    from qdsformer.hardware.estimate import spec_angles, spec_ansatz
     from qdsformer.hardware.runners import AerRunner, active_qubits
+    from qdsformer.hardware.shot_matrix import spec_angles, spec_ansatz
 
     runner = AerRunner(fake_backend("fake_nairobi"), seed=5)
     ansatz = spec_ansatz(spec)

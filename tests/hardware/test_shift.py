@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from qdsformer.hardware import StatevectorRunner, parameter_shift, spec_from_dict
-from qdsformer.hardware import estimate as estimate_module
 from qdsformer.hardware import shift as shift_module
+from qdsformer.hardware import shot_matrix as shot_matrix_module
 from qdsformer.hardware.assignment import correct_readout
 from qdsformer.hardware.bell import spec_ansatz
 from qdsformer.quantum import qontot_dsm
@@ -73,7 +73,7 @@ def test_all_shifted_circuits_go_in_one_batch(monkeypatch):
             calls.append(len(circuits))
             return super().sample(circuits, shots)
 
-    monkeypatch.setattr(estimate_module, "make_runner", lambda *a, **k: Spy())
+    monkeypatch.setattr(shot_matrix_module, "make_runner", lambda *a, **k: Spy())
     spec = _spec(4, 1, 1, "trotter", "direct")
     result = parameter_shift(spec, backend="statevector")
     ansatz = spec_ansatz(spec)

@@ -21,7 +21,7 @@ SPECS = sorted((REPO / "circuits").glob("*.yaml"))
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)
 @pytest.mark.parametrize("backend", ["exact", "statevector"])
 def test_each_shipped_spec_runs_on_the_exact_backends(spec, backend, tmp_path, capsys):
-    assert main(["circuits", "run", str(spec), "--backend", backend, "--out", str(tmp_path)]) == 0
+    assert main(["circuits", "run", str(spec), "--runner", backend, "--out", str(tmp_path)]) == 0
     assert "wrote" in capsys.readouterr().out
     name = yaml.safe_load(spec.read_text())["name"]
     (record_path,) = tmp_path.glob(f"{name}__{backend}__exact.json")

@@ -49,7 +49,7 @@ def test_string_theta_in_a_spec_file_is_a_clean_cli_error(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
-    assert main(["circuits", "run", str(path), "--backend", "aer", "--out", str(out)]) == 2
+    assert main(["circuits", "run", str(path), "--runner", "aer", "--out", str(out)]) == 2
     assert "theta.values[0] must be a finite number, got '0.3'" in capsys.readouterr().err
     assert not out.exists()
 
@@ -63,7 +63,7 @@ def test_shot_bound_gives_the_memory_estimate():
 
 def test_circuits_run_refuses_huge_shots_before_sampling(tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["circuits", "run", SMALL, "--backend", "aer", "--shots", str(HUGE),
+    code = main(["circuits", "run", SMALL, "--runner", "aer", "--shots", str(HUGE),
                  "--out", str(out)])
     assert code == 2
     assert HUGE_MESSAGE in capsys.readouterr().err
@@ -72,7 +72,7 @@ def test_circuits_run_refuses_huge_shots_before_sampling(tmp_path, capsys):
 
 def test_evaluate_refuses_huge_shots_before_loading(tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["evaluate", str(tmp_path / "no_checkpoint"), "--attention-backend", "aer",
+    code = main(["evaluate", str(tmp_path / "no_checkpoint"), "--runner", "aer",
                  "--shots", str(HUGE), "--out", str(out)])
     assert code == 2
     assert HUGE_MESSAGE in capsys.readouterr().err

@@ -66,7 +66,7 @@ def test_epsilon_scaling_reaches_same_plan():
     plain = sinkhorn(cost, a, b, epsilon=0.005, tol=1e-10)
     scaled = sinkhorn(cost, a, b, epsilon=0.005, tol=1e-10, epsilon_scaling=0.5)
     torch.testing.assert_close(scaled.plan, plain.plan, atol=1e-8, rtol=0)
-    assert scaled.n_iters > 2 * 10  # the annealing stages are counted
+    assert scaled.half_steps > 2 * 10  # the annealing stages are counted
 
 
 def test_value_is_primal_objective():
@@ -84,7 +84,7 @@ def test_one_iteration_is_softmax_and_odd_counts_end_on_rows():
     torch.testing.assert_close(res.plan * 8, torch.softmax(scores, -1))
     res = sinkhorn(-scores, epsilon=1.0, n_iters=5)
     torch.testing.assert_close(res.plan.sum(-1) * 8, torch.ones(2, 3, 8))
-    assert res.n_iters == 5
+    assert res.half_steps == 5
 
 
 @settings(max_examples=25, deadline=None)
@@ -187,7 +187,7 @@ def test_warm_start_from_converged_potentials():
     cost, a, b = _problem()
     cold = sinkhorn(cost, a, b, epsilon=0.02, tol=1e-10)
     warm = sinkhorn(cost, a, b, epsilon=0.02, tol=1e-10, init=(cold.f, cold.g))
-    assert warm.n_iters < 10 < cold.n_iters
+    assert warm.half_steps < 10 < cold.half_steps
     torch.testing.assert_close(warm.plan, cold.plan, atol=1e-10, rtol=0)
     with pytest.raises(ValueError, match="init"):
         sinkhorn(cost, a, b, n_iters=3, init=(cold.f[:3], cold.g))

@@ -31,7 +31,7 @@ def test_self_transport_reaches_1e_9_within_200_updates(eps, seed):
     x, a = _cloud(seed=seed)
     cost = pairwise_cost(x, x)  # (30, 30), squared Euclidean
     res = sinkhorn(cost, a, a, epsilon=eps, tol=1e-9, n_iters=200, symmetric=True)
-    assert res.n_iters < 60  # measured: 22 to 24 updates on these clouds
+    assert res.half_steps < 60  # measured: 22 to 24 updates on these clouds
     assert _marginal_error(res.plan, a) < 1e-9
     torch.testing.assert_close(res.plan, res.plan.T, rtol=0, atol=0)
     torch.testing.assert_close(res.f, res.g, rtol=0, atol=0)
@@ -118,7 +118,7 @@ def test_epsilon_scaling_and_warm_start_reach_the_same_fixed_point():
                         epsilon_scaling=0.5)
     warm = sinkhorn(cost, a, a, epsilon=0.002, tol=1e-10, n_iters=200, symmetric=True,
                     init=(cold.f, cold.g))
-    assert warm.n_iters == 0  # the converged potential already meets tol
+    assert warm.half_steps == 0  # the converged potential already meets tol
     for res in (annealed, warm):
         torch.testing.assert_close(res.f, cold.f, rtol=0, atol=1e-8)
 

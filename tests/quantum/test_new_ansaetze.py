@@ -154,7 +154,7 @@ def test_parameter_counts_of_the_new_ansaetze():
 def test_qontot_normaliser_accepts_the_new_ansaetze(name):
     from qdsformer.attention.qontot import QontOT
 
-    norm = QontOT(n_aux_qubits=1, n_layers=2, ansatz=name, trainable=True, max_qubits=4)
+    norm = QontOT(n_aux_qubits=1, n_layers=2, ansatz=name, strategy="differentiable", max_qubits=4)
     scores = torch.randn(2, 2, 5, 5, requires_grad=True)
     p = norm(scores)  # (2, 2, 5, 5)
     torch.testing.assert_close(p.sum(-1), torch.ones(2, 2, 5), atol=1e-5, rtol=0)

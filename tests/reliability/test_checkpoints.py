@@ -41,7 +41,7 @@ def test_crafted_checkpoint_is_refused_and_runs_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("command", [
-    ["evaluate", "{ckpt}", "--attention-backend", "exact"],
+    ["evaluate", "{ckpt}", "--runner", "exact"],
     ["analyze", "--inputs", "checkpoint", "--checkpoint", "{ckpt}"],
     ["train", "--resume", "{run}"],
 ])
@@ -85,6 +85,6 @@ def test_damaged_checkpoint_is_one_line(tmp_path, capsys, content):
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match="empty|damaged"):
         load_checkpoint(path)
-    assert main(["evaluate", str(path), "--attention-backend", "exact"]) == 2
+    assert main(["evaluate", str(path), "--runner", "exact"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err, err

@@ -26,7 +26,7 @@ def _pool(n: int = 64):
 
 def _phase(model, steps=30, fit_size=16, check_size=16, seed=0, optimizer="OnePlusOne"):
     images, labels = _pool()
-    return MixedPhase(model, images, labels, MixedConfig(optimizer=optimizer, steps=steps),
+    return MixedPhase(model, images, labels, MixedConfig(optimizer=optimizer, evaluations=steps),
                       seed=seed, fit_size=fit_size, check_size=check_size)
 
 
@@ -119,7 +119,7 @@ def test_phase_batches_are_disjoint_seeded_and_fresh_per_epoch():
 
 
 def test_mixed_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
-    args = ["--set", "attention.kwargs.strategy=mixed", "--set", "mixed.steps=4",
+    args = ["--set", "attention.kwargs.strategy=mixed", "--set", "mixed.evaluations=4",
             "--set", "mixed.batch_size=16", "--set", "mixed.optimizer=OnePlusOne"]
     args += [a for t in TINY for a in ("--set", t)]
     assert main(["train", *args, "--run-dir", str(tmp_path / "full")]) == 0
@@ -145,7 +145,7 @@ def test_mixed_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
 
 
 def test_phase_every_second_epoch_leaves_nan_between_and_logs_the_phase(tmp_path, caplog):
-    config = load_config(None, TINY + ["attention.kwargs.strategy=mixed", "mixed.steps=2",
+    config = load_config(None, TINY + ["attention.kwargs.strategy=mixed", "mixed.evaluations=2",
                                        "mixed.every=2", "mixed.batch_size=8"])
     with caplog.at_level(logging.INFO, logger="qdsformer.train.mixed"):
         fit(config, run_dir=tmp_path / "r")
@@ -179,8 +179,8 @@ def test_bad_strategy_and_mixed_settings_are_clear_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match="mixed.optimizer 'NGOptt' is not a Nevergrad "
                                          "optimiser; closest: NGOpt"):
         fit(load_config(None, base + ["mixed.optimizer=NGOptt"]), run_dir=tmp_path / "b")
-    with pytest.raises(ValueError, match="mixed.steps must be an int >= 1, got 0"):
-        fit(load_config(None, base + ["mixed.steps=0"]), run_dir=tmp_path / "c")
+    with pytest.raises(ValueError, match="mixed.evaluations must be an int >= 1, got 0"):
+        fit(load_config(None, base + ["mixed.evaluations=0"]), run_dir=tmp_path / "c")
     with pytest.raises(ValueError, match="mixed.batch_size must be null"):
         fit(load_config(None, base + ["mixed.batch_size=0"]), run_dir=tmp_path / "d")
     for bad in ("true", "2.5", "x"):  # the config loader's type check

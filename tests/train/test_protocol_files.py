@@ -105,7 +105,7 @@ def test_strategy_and_noise_sweeps_resolve_to_the_intended_cells():
                 "strategy", "static")
             assert not kwargs.get("noise_in_eval", False)
         if name == "fmnist_strategies":
-            assert all(c.config.mixed.steps == 200 and c.config.mixed.every == 1 for c in cells)
+            assert all(c.config.mixed.evaluations == 200 and c.config.mixed.every == 1 for c in cells)
 
 
 def test_ansatz_table_and_sweep_cover_the_paper_table_a1():

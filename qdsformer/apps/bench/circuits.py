@@ -1,10 +1,10 @@
-"""Circuit backends: time to estimate N QontOT matrices, against our exact torch simulator.
+"""Circuit runners: time to estimate N QontOT matrices, against our exact torch simulator.
 
 For each circuit spec (default: circuits/dsm4_small.yaml and circuits/dsm8_hardware.yaml) the
 suite draws N score matrices, then times: ``exact`` (``qontot_dsm`` on the batch, the training
-path), and for each backend one batch of N Bell-pair circuits through
+path), and for each runner one batch of N Bell-pair circuits through
 ``qdsformer.hardware.estimate_dsms`` (building, transpiling, sampling, reading out).
-Prints each backend's median time / exact's and writes ``--json`` records; the ratio is the
+Prints each runner's median time / exact's and writes ``--json`` records; the ratio is the
 price of hardware-in-the-loop attention per matrix.
 """
 
@@ -24,7 +24,7 @@ from qdsformer.apps.bench.harness import (
     ratio_table,
     write_json,
 )
-from qdsformer.apps.shared import quiet_qiskit_logs
+from qdsformer.apps.shared import add_renamed_option, quiet_qiskit_logs
 from qdsformer.hardware import estimate_dsms, load_spec, make_runner, parse_backend, spec_ansatz
 from qdsformer.quantum import encode_angles, qontot_dsm
 
@@ -36,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=["circuits/dsm4_small.yaml", "circuits/dsm8_hardware.yaml"])
     parser.add_argument("--circuits", type=int, default=16, help="N matrices per batch")
     parser.add_argument("--shots", type=int, default=1000)
-    parser.add_argument("--backends", nargs="+",
-                        default=["statevector", "aer", "aer-noisy:fake_guadalupe"])
+    add_renamed_option(parser, "--runners", "--backends", nargs="+",
+                       default=["statevector", "aer", "aer-noisy:fake_guadalupe"],
+                       help="where the circuits run (the JSON records keep the key 'backend')")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default="results/circuits/bench_circuits.json", help="output path")
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         case = f"{spec.name}_N{args.circuits}_q{spec.n_circuit_qubits}"
         seconds = median_time(partial(qontot_dsm, scores, theta, ansatz), args.repeats)
         records.append(Record(case, "exact", seconds))
-        for backend in args.backends:
+        for backend in args.runners:
             choice = parse_backend(backend)
             runner = make_runner(choice, seed=0, optimization_level=spec.run.optimization_level)
             if runner.num_qubits is not None and spec.n_circuit_qubits > runner.num_qubits:

@@ -18,9 +18,11 @@ SUITES: Registry[Command] = Registry("benchmark suite", {
     "simulator": Command("qdsformer.apps.bench.simulator",
                          "our circuit simulator against PennyLane and Qiskit Aer"),
     "circuits": Command("qdsformer.apps.bench.circuits",
-                        "circuit backends against the exact torch simulator"),
-    "estimate": Command("qdsformer.apps.bench.estimate",
-                        "a run's wall time from a few timed training steps"),
+                        "circuit runners against the exact torch simulator"),
+    "runtime": Command("qdsformer.apps.bench.runtime",
+                       "a run's wall time from a few timed training steps"),
+    "estimate": Command("qdsformer.apps.bench.runtime", "deprecated name of 'runtime'",
+                        replaced_by="runtime"),
 })
 
 

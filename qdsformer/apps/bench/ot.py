@@ -98,7 +98,7 @@ def _large(args, dtype, device, records) -> None:
             seconds, res = _timed(functools.partial(
                 sinkhorn, cost, a, a, epsilon=eps, tol=args.tol, n_iters=2 * args.max_iters,
                 method="absorb"), args.repeats)
-            _record(records, case, "ours", seconds, res.plan, a, a, res.n_iters // 2)
+            _record(records, case, "ours", seconds, res.plan, a, a, res.half_steps // 2)
             seconds, (plan, info) = _timed(functools.partial(
                 ot.sinkhorn, a, a, cost, eps, method="sinkhorn_log", stopThr=args.tol,
                 numItermax=args.max_iters, log=True), args.repeats)
@@ -137,7 +137,7 @@ def _sns(args, records) -> None:
             newton_iters=res.newton_iters, cg_iters=res.cg_iters)
     seconds, res = _timed(lambda: sinkhorn(cost, a, a, epsilon=eps, tol=1e-10, method="absorb",
                                            n_iters=2 * args.sinkhorn_budget), args.repeats)
-    _record(records, case, "ours", seconds, res.plan, a, a, res.n_iters // 2)
+    _record(records, case, "ours", seconds, res.plan, a, a, res.half_steps // 2)
     seconds, (plan, info) = _timed(
         lambda: ot.sinkhorn(a, a, cost, eps, method="sinkhorn_log", stopThr=1e-10,
                             numItermax=args.pot_budget, log=True), args.repeats)
@@ -158,7 +158,7 @@ def _batch(args, dtype, device, records) -> None:
         seconds, res = _timed(functools.partial(
             sinkhorn, cost, epsilon=eps, tol=args.tol, n_iters=2 * args.max_iters),
             repeats, warmup=1)
-        _record(records, case, "ours", seconds, res.plan, a, a, res.n_iters // 2)
+        _record(records, case, "ours", seconds, res.plan, a, a, res.half_steps // 2)
         seconds, out = _timed(functools.partial(
             solve_batch, cost, eps, a, a, max_iter=args.max_iters, tol=args.tol,
             method="log_sinkhorn", grad="detach"), repeats, warmup=1)

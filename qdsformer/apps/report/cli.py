@@ -14,8 +14,10 @@ and final epoch, time. ``--paper table1`` (or ``table_a3``, or a table file)
 lays our numbers out in the paper's orientation with the paper's beside them and the gap in
 units of our std. Without ``--paper``, each cell is compared with its sweep's cell named
 ``--baseline`` when there is one (``--baseline exact`` for a sweep of variants): difference in
-points and in pooled std, Welch's t-test. Run folders holding ``qdsformer evaluate`` files
-(``--out <run folder>``) get a table of accuracy with attention from circuit backends (noisy
+points and in pooled std, Welch's t-test. The baseline is always ours (a cell, or with
+``--paper`` an operator column filled with our runs); the paper's numbers come only from
+``--paper``. Run folders holding ``qdsformer evaluate`` files
+(``--out <run folder>``) get a table of accuracy with attention from circuit runners (noisy
 simulators, hardware) beside exact attention, and, with a baseline, the accuracy lost there
 compared the same way. Writes ``report.md``, ``cells.csv``, ``paper_<table>.csv``,
 ``versus_<baseline>*.csv``, ``evaluations.csv`` and figures to ``--out`` (default
@@ -57,9 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="summary field compared with the paper (default: the table's)")
     parser.add_argument("--out", default=None, help="output folder (default: <first DIR>/report)")
     parser.add_argument("--baseline", default=None,
-                        help="column every other operator is compared with, in the paper's "
-                             "orientation; without --paper, the cell of each sweep every other "
-                             "cell is compared with (difference, in pooled std, Welch's t-test); "
+                        help="our runs that every other is compared with (difference, in "
+                             "pooled std, Welch's t-test), never the paper's numbers (those are "
+                             "--paper's): with --paper, an operator column of the table filled "
+                             "with our runs; without, the cell of each sweep of that name; "
                              "default softmax where there is one; a name that matches nothing "
                              "is an error")
     parser.add_argument("--no-figures", action="store_true", help="tables only")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from qdsformer.train.legacy import upgrade_config
+
 log = logging.getLogger(__name__)
 
 @dataclass
@@ -195,7 +197,7 @@ def _read_config(path: Path) -> dict:
     config = yaml.safe_load(path.read_text())
     if not isinstance(config, dict):
         raise ValueError(f"not a mapping but {type(config).__name__}")
-    return config
+    return upgrade_config(config)  # older key names (trainable) read as today's
 
 
 def read_run(run_dir: str | Path) -> RunRecord:

@@ -26,8 +26,8 @@ from qdsformer.apps.sweep.local import CellResult, check_workers, run_local
 from qdsformer.apps.sweep.slurm import run_submitit
 from qdsformer.apps.sweep.spec import Cell, SweepSpec, cell_status, expand, load_sweep
 from qdsformer.apps.sweep.stale import move_aside, stale_keys
-from qdsformer.train.estimate import estimate_run_seconds
 from qdsformer.train.lock import is_locked
+from qdsformer.train.runtime import estimate_run_seconds
 
 log = logging.getLogger(__name__)
 

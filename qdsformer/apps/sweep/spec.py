@@ -36,6 +36,7 @@ from pathlib import Path
 from qdsformer.common.yamlfile import read_yaml
 from qdsformer.models.checkpoint import CHECKPOINT_NAME
 from qdsformer.train.config import Config, config_tree, from_dict
+from qdsformer.train.legacy import upgrade_config
 from qdsformer.train.merge import merge_layer
 from qdsformer.train.validate import validate_config
 
@@ -188,7 +189,7 @@ def expand(spec: SweepSpec, *, check_device: bool = True) -> list[Cell]:
                 merge_layer(tree, [("run.seed", seed), ("experiment", spec.name),
                                    ("run.out_dir", str(spec.out_dir))]
                             + [(key, seed) for key in keys], Config)
-                config = from_dict(Config, tree)
+                config = from_dict(Config, upgrade_config(tree, warn=True))
                 validate_config(config, run_dir, check_device=check_device)
             except ValueError as err:
                 problems.setdefault((name, str(err)), []).append(seed)

@@ -10,7 +10,8 @@ Keys that legitimately differ are ignored: ``run.out_dir`` and ``run.progress`` 
 folder is and whether a bar was drawn), ``run.run_name`` (the sweep names the folder), and
 ``model.num_classes`` left null in the file (the fit loop saves the dataset's class count). A
 key missing from an older ``config.yaml`` counts as equal when the file's value is that
-key's default (a config field added since).
+key's default (a config field added since). Older key names are read as their current ones
+(:func:`qdsformer.train.legacy.upgrade_config`: ``trainable: false`` is ``strategy: static``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from qdsformer.apps.sweep.spec import Cell, cell_status
 from qdsformer.common.yamlfile import read_yaml
 from qdsformer.data.datasets import dataset_num_classes
 from qdsformer.train.config import field_defaults, flatten, to_dict
+from qdsformer.train.legacy import upgrade_config
 
 IGNORED = frozenset({"run.out_dir", "run.progress", "run.run_name"})
 
@@ -36,9 +38,10 @@ def stale_keys(cell: Cell) -> list[str]:
         return []
     try:
         saved = read_yaml(cell.run_dir / "config.yaml", "saved config")
+        if not isinstance(saved, dict):
+            return ["config.yaml"]
+        saved = upgrade_config(saved)  # older key names (trainable) read as today's
     except ValueError:
-        return ["config.yaml"]
-    if not isinstance(saved, dict):
         return ["config.yaml"]
     wanted, saved = flatten(to_dict(cell.config)), flatten(saved)
     defaults = field_defaults()

@@ -6,7 +6,7 @@ import pytest
 
 from qdsformer.cli import main
 from qdsformer.train.config import load_config
-from qdsformer.train.estimate import estimate_run_seconds
+from qdsformer.train.runtime import estimate_run_seconds
 
 SMALL = ["data.train_limit=30", "data.batch_size=8", "optim.epochs=3",
          "model.depth=1", "run.device=cpu"]
@@ -24,7 +24,7 @@ def test_estimate_multiplies_step_time_by_steps_and_epochs():
 
 def test_estimate_adds_the_mixed_phase():
     config = load_config("experiments/configs/digits.yaml", SMALL + [
-        "attention.kwargs.strategy=mixed", "mixed.steps=10", "mixed.every=2",
+        "attention.kwargs.strategy=mixed", "mixed.evaluations=10", "mixed.every=2",
         "mixed.batch_size=4"])
     est = estimate_run_seconds(config, n_steps=1)
     assert est["mixed_seconds_per_epoch"] > 0
@@ -40,9 +40,10 @@ def test_estimate_rejects_a_bad_step_count():
         estimate_run_seconds(config, n_steps=0)
 
 
-def test_bench_estimate_prints_and_writes_json(tmp_path, capsys):
+@pytest.mark.parametrize("suite", ["runtime", "estimate"])
+def test_bench_runtime_prints_and_writes_json(tmp_path, capsys, caplog, suite):
     out = tmp_path / "estimate.json"
-    args = ["bench", "estimate", "--config", "experiments/configs/digits.yaml", "--steps", "1",
+    args = ["bench", suite, "--config", "experiments/configs/digits.yaml", "--steps", "1",
             "--json", str(out)]
     for item in SMALL:
         args += ["--set", item]
@@ -50,3 +51,6 @@ def test_bench_estimate_prints_and_writes_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["steps_per_epoch"] == 4 and data["epochs"] == 3
     assert "training steps only" in capsys.readouterr().out
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == ([] if suite == "runtime" else [
+        "the name 'estimate' is deprecated; use 'runtime' (the same command)"])
