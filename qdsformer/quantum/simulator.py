@@ -76,7 +76,7 @@ def apply_block(gate: torch.Tensor, state: torch.Tensor, qubit: int,
 
 # Widest fused gate (qubits) of the forward and of the adjoint backward; 2 turns fusion off.
 # Measured on one core (Xeon, AVX-512) at q = 7, 16 layers, 200 circuits: see FUSE in the
-# README's simulator section and results/bench/simulator.json. The backward has its own plan
+# docs/guides/bench.md (simulator speed) and results/bench/simulator*.json. The backward has its own plan
 # (it rebuilds the fused gates from the blocks): 32x32 gates give 13 stages instead of 18 at
 # q = 7, so 5 fewer D x D transposes, for 7% more multiply-adds; forward+backward was 7%
 # faster than with 16x16 gates in two side-by-side runs (process CPU time, medians of 5).
