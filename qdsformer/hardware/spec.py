@@ -32,6 +32,7 @@ import yaml
 
 from qdsformer.common.checks import check_number
 from qdsformer.quantum import n_data_qubits_for
+from qdsformer.quantum.simulator import check_unitary_memory
 
 LAYOUTS = ("direct", "parted")
 BACKEND_KINDS = ("exact", "statevector", "aer", "aer-noisy", "ibm")
@@ -256,6 +257,12 @@ def spec_from_dict(data: dict, *, source: str = "<dict>") -> CircuitSpec:
     n_tokens = _positive_int("circuit", "n_tokens", circuit["n_tokens"], 2)
     n_aux = _positive_int("circuit", "n_aux_qubits", circuit.get("n_aux_qubits", 1), 0)
     n_layers = _positive_int("circuit", "n_layers", circuit.get("n_layers", 1))
+    n_qubits = n_data_qubits_for(n_tokens) + n_aux
+    try:  # before anything of that size (the scores, a unitary, a state) is allocated
+        check_unitary_memory(1, n_qubits, 16)
+    except ValueError as err:
+        raise ValueError(f"{source}: circuit.n_tokens = {n_tokens} with n_aux_qubits = "
+                         f"{n_aux} makes a {n_qubits}-qubit circuit: {err}") from None
     ansatz = circuit.get("ansatz", "parted")
     layout = circuit.get("layout", "parted" if ansatz == "parted" else "direct")
     if layout not in LAYOUTS:

@@ -77,3 +77,22 @@ def test_evaluate_refuses_huge_shots_before_loading(tmp_path, capsys):
     assert code == 2
     assert HUGE_MESSAGE in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_spec_too_large_to_simulate_is_one_line_before_allocating(tmp_path, capsys):
+    """A T that needs more qubits than the simulator can hold (64 GiB for one unitary) is
+    refused at load, with the estimate, before the T x T scores are drawn (8 TB here)."""
+    with pytest.raises(ValueError) as err:
+        spec_from_dict(dict(name="t", circuit=dict(n_tokens=2 ** 20, n_aux_qubits=1)), source="big")
+    message = str(err.value)
+    assert message.startswith("big: circuit.n_tokens = 1048576 with n_aux_qubits = 1 makes a "
+                              "21-qubit circuit: simulating 1 circuit(s) of 21 qubits needs at "
+                              "least 65,536.0 GiB")
+    assert "\n" not in message
+    spec_from_dict(dict(name="t", circuit=dict(n_tokens=2 ** 12, n_aux_qubits=4)), source="ok")  # q = 16
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(dict(name="big", circuit=dict(n_tokens=2 ** 20))))
+    out = tmp_path / "out"
+    assert main(["circuits", "run", str(path), "--runner", "exact", "--out", str(out)]) == 2
+    assert "21-qubit circuit" in capsys.readouterr().err
+    assert not out.exists()
