@@ -75,8 +75,8 @@ def apply_block(gate: torch.Tensor, state: torch.Tensor, qubit: int,
 
 
 # Widest fused gate (qubits) of the forward and of the adjoint backward; 2 turns fusion off.
-# Measured on one core (Xeon, AVX-512) at q = 7, 16 layers, 200 circuits: see FUSE in the
-# docs/guides/bench.md (simulator speed) and results/bench/simulator*.json. The backward has its own plan
+# Measured on one core (Xeon, AVX-512) at q = 7, 16 layers, 200 circuits: see the simulator
+# section of docs/guides/bench.md and results/bench/simulator*.json. The backward has its own plan
 # (it rebuilds the fused gates from the blocks): 32x32 gates give 13 stages instead of 18 at
 # q = 7, so 5 fewer D x D transposes, for 7% more multiply-adds; forward+backward was 7%
 # faster than with 16x16 gates in two side-by-side runs (process CPU time, medians of 5).
@@ -269,18 +269,11 @@ def adjoint_gate_grads(mats: Sequence[torch.Tensor], gates: Sequence[FusedGate],
     n, dim = final.shape[0], final.shape[-1]
     q = dim.bit_length() - 1
     kw = {"dtype": final.dtype, "device": final.device}
-    made: dict[tuple[int, str], torch.Tensor] = {}  # the factors each gate needs, all chunks
-
-    def factor(g: int, kind: str) -> torch.Tensor:  # F^dagger, F^T or F^* of gate g
-        if (g, kind) not in made:
-            m = mats[g]
-            made[g, kind] = (m.mH.resolve_conj().contiguous() if kind == "adjoint" else
-                             m.mT.contiguous() if kind == "transpose" else m.conj().resolve_conj())
-        return made[g, kind]
-
+    adjoints = [m.mH.resolve_conj().contiguous() for m in mats]  # F^dagger
+    transposes = [m.mT.contiguous() for m in mats]  # F^T
+    conjugates = [m.conj().resolve_conj() for m in mats]  # F^*
+    traces = [torch.empty_like(m) for m in mats]  # tr_rest(Y_g)
     slices = _chunk_slices(n, 2 * dim * dim * final.element_size(), final.device)
-    # tr_rest(Y_g): written per chunk, or the chunk's own result when there is one chunk
-    traces: list = [None] * len(mats) if len(slices) == 1 else [torch.empty_like(m) for m in mats]
     buffers = torch.empty(2, slices[0].stop, dim, dim, **kw)  # ping-pong (2, c, D, D)
     for sl in slices:
         c = sl.stop - sl.start
@@ -290,30 +283,26 @@ def adjoint_gate_grads(mats: Sequence[torch.Tensor], gates: Sequence[FusedGate],
         for stage in reversed(stages):
             for g in stage:
                 t = _region_trace(x, gates[g].first, gates[g].width)  # (c, m, m)
-                t = t.mT if flipped else t
-                if len(slices) == 1:
-                    traces[g] = t
-                else:
-                    traces[g][sl] = t
+                traces[g][sl] = t.mT if flipped else t
             if stage is stages[0]:  # Y before the first stage is never traced
                 break
-            first_side = "transpose" if flipped else "adjoint"
-            second_side = "adjoint" if flipped else "transpose"
+            first_side = transposes if flipped else adjoints
+            second_side = adjoints if flipped else transposes
             lone = gates[stage[0]]
             if len(stage) == 1 and lone.first + lone.width == q:  # right factor is one GEMM
                 g = stage[0]
-                x, spare = apply_gate(factor(g, first_side)[sl], x, lone.first, out=spare), x
-                right = (factor(g, "conjugate") if flipped else mats[g])[sl]  # (c, m, m)
+                x, spare = apply_gate(first_side[g][sl], x, lone.first, out=spare), x
+                right = (conjugates if flipped else mats)[g][sl]  # (c, m, m)
                 view = x.view(c, -1, right.shape[-1])  # (c, D * 2^s, m)
                 torch.matmul(view, right, out=spare.view(view.shape))
                 x, spare = spare, x
                 continue
             for g in stage:
-                x, spare = apply_gate(factor(g, first_side)[sl], x, gates[g].first, out=spare), x
+                x, spare = apply_gate(first_side[g][sl], x, gates[g].first, out=spare), x
             spare.copy_(x.mT)
             x, spare = spare, x
             for g in stage:
-                x, spare = apply_gate(factor(g, second_side)[sl], x, gates[g].first, out=spare), x
+                x, spare = apply_gate(second_side[g][sl], x, gates[g].first, out=spare), x
             flipped = not flipped
     # dL/dF_g = tr_rest(Lambda_g V_{g-1}^dagger) = tr_rest(Y_g F_g) = tr_rest(Y_g) F_g
     return [t @ m for t, m in zip(traces, mats)]
