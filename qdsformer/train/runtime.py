@@ -22,6 +22,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from qdsformer.train.compile import compile_model
 from qdsformer.train.config import Config
 from qdsformer.train.engine import (
     build_loaders,
@@ -44,9 +45,10 @@ def _sync(device: torch.device) -> None:
 def estimate_run_seconds(config: Config, *, n_steps: int = 3) -> dict:
     """Estimate the training wall time of ``config`` from ``n_steps`` timed steps.
 
-    One untimed warm-up step, then ``n_steps`` timed steps (forward, cross-entropy,
-    backward, optimiser step) on the run's first training batch; the median step time is
-    multiplied by the steps per epoch (ceil(n_train / batch_size)) and the epochs.
+    One untimed warm-up step (with ``run.compile``, the step that compiles), then ``n_steps``
+    timed steps (forward, cross-entropy, backward, optimiser step) on the run's first training
+    batch; the median step time is multiplied by the steps per epoch
+    (ceil(n_train / batch_size)) and the epochs.
 
     Args:
         config: the run's :class:`Config` (e.g. from ``load_config``).
@@ -66,6 +68,7 @@ def estimate_run_seconds(config: Config, *, n_steps: int = 3) -> dict:
     seed_everything(config.run.seed)
     model = build_model(config).to(device)
     optimizer = build_optimizer(config, model.parameters())
+    stepped = compile_model(model, device) if config.run.compile else model
     train = build_loaders(config)["train"]
     images, labels = next(iter(train))
     images, labels = images.to(device), labels.to(device)
@@ -73,7 +76,7 @@ def estimate_run_seconds(config: Config, *, n_steps: int = 3) -> dict:
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(images), labels).backward()
+        F.cross_entropy(stepped(images), labels).backward()
         optimizer.step()
 
     per_step = _median_seconds(step, n_steps, device)  # after a warm-up step (allocations)

@@ -74,3 +74,39 @@ def test_train_step_records_both_circuits_against_softmax(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "train step qontot_a2_L8 / softmax = " in printed and "(target <= 2.5)" in printed
     assert "(target <= 25.0)" in printed
+
+
+def test_train_step_compile_times_each_case_compiled_beside_eager(tmp_path, capsys, monkeypatch):
+    """--compile adds a <case>_compiled record per training-step case, stepped through
+    compile_model (run.compile's function), with its compiling step's time, and prints each
+    compiled step against compiled softmax and against its own eager step."""
+    import qdsformer.apps.bench.simulator as bench
+
+    compiled = []
+
+    def fake_compile(model, device):
+        compiled.append(device)
+        return model
+
+    monkeypatch.setattr(bench, "compile_model", fake_compile)
+    out = tmp_path / "step.json"
+    assert main(["bench", "simulator", "--qubits", "3", "--layers", "1", "--matrices", "2",
+                 "--frameworks", "ours", "--repeats", "1", "--memory-layers", "--train-step",
+                 "--compile", "--json", str(out)]) == 0
+    steps = {r["impl"]: r for r in json.loads(out.read_text())
+             if r["case"] == "train_step_fmnist_B100_depth2"}
+    assert set(steps) == {"softmax", "qontot_a2_L8", "qontot_a4_L16", "softmax_compiled",
+                          "qontot_a2_L8_compiled", "qontot_a4_L16_compiled"}
+    assert len(compiled) == 3
+    assert all(steps[k]["compile_seconds"] > 0 for k in steps if k.endswith("_compiled"))
+    assert "compile_seconds" not in steps["softmax"]
+    printed = capsys.readouterr().out
+    assert "train step qontot_a2_L8_compiled: " in printed and "x its eager step" in printed
+
+
+def test_compile_without_the_training_step_is_refused(tmp_path, capsys):
+    assert main(["bench", "simulator", "--qubits", "3", "--layers", "1", "--matrices", "2",
+                 "--frameworks", "ours", "--repeats", "1", "--memory-layers", "--no-train-step",
+                 "--compile", "--json", str(tmp_path / "x.json")]) == 2
+    assert "--compile times the training step" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()

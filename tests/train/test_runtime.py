@@ -34,6 +34,26 @@ def test_estimate_adds_the_mixed_phase():
                                 n_steps=1)["mixed_seconds_per_epoch"] == 0
 
 
+def test_estimate_times_the_compiled_model_under_run_compile(monkeypatch):
+    """With run.compile the timed steps go through compile_model's module, as the fit loop's."""
+    import qdsformer.train.runtime as runtime
+
+    stepped = []
+
+    def fake_compile(model, device):
+        def forward(x):
+            stepped.append(x.shape[0])
+            return model(x)
+        return forward
+
+    monkeypatch.setattr(runtime, "compile_model", fake_compile)
+    estimate_run_seconds(load_config("experiments/configs/digits.yaml", SMALL), n_steps=2)
+    assert stepped == []
+    estimate_run_seconds(load_config("experiments/configs/digits.yaml",
+                                     SMALL + ["run.compile=true"]), n_steps=2)
+    assert stepped == [8, 8, 8]  # the warm-up (compiling) step and the two timed ones
+
+
 def test_estimate_rejects_a_bad_step_count():
     config = load_config("experiments/configs/digits.yaml", SMALL)
     with pytest.raises(ValueError, match="n_steps must be an int >= 1, got 0"):

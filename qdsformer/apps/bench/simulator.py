@@ -37,13 +37,17 @@ gate-by-gate autograd simulator as the reference that keeps every intermediate s
 
 Training step: one Adam step (forward, backward, update) of the fmnist_qontot ViT
 (``qdsformer_fmnist``, depth 2, q_a = 4, 16 layers, batch 100) against the same ViT with
-softmax.
+softmax. ``--compile`` times each case a second time under ``torch.compile``
+(:func:`qdsformer.train.compile.compile_model`, what ``run.compile`` does), labelled
+``<case>_compiled``, after one untimed compiling step; ``extra.compile_seconds`` is that
+step's wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import time
 
 import torch
 
@@ -71,6 +75,7 @@ from qdsformer.quantum.simulator import (
     fusion_width,
     simulation_flops,
 )
+from qdsformer.train.compile import compile_model
 from qdsformer.train.device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -101,6 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "every state: 96 x 2.6 MB at q=7, 16 layers, 20 circuits)")
     parser.add_argument("--train-step", action=argparse.BooleanOptionalAction, default=True,
                         help="time one fmnist_qontot ViT training step vs softmax")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time each training-step case under torch.compile "
+                             "(run.compile), labelled <case>_compiled")
     parser.add_argument("--device", default="cpu", help="device for our simulator")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -331,25 +339,32 @@ TRAIN_STEP_TARGETS = {"qontot_a2_L8": 2.5, "qontot_a4_L16": 25.0}
 def _train_step_records(args) -> list[Record]:
     records: list[Record] = []
     gen = torch.Generator().manual_seed(0)
-    images = torch.randn(100, 1, 28, 28, generator=gen).to(args.device)
-    labels = torch.randint(0, 10, (100,), generator=gen).to(args.device)
+    images = torch.randn(100, 1, 28, 28, generator=gen).to(args.device)  # (B, 1, 28, 28)
+    labels = torch.randint(0, 10, (100,), generator=gen).to(args.device)  # (B,)
     for name, kwargs in TRAIN_STEP_CASES:
-        torch.manual_seed(0)
-        model = create_vit("qdsformer_fmnist", attention=name, attention_kwargs=kwargs,
-                           depth=2).to(args.device)
-        optim = torch.optim.Adam(model.parameters(), lr=5e-4)
-
-        def step(model=model, optim=optim):
-            optim.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(images), labels)
-            loss.backward()
-            optim.step()
-
-        seconds = median_time(step, args.repeats, clock=args.clock)
         label = name if kwargs is None else f"{name}_a{kwargs['n_aux_qubits']}_L{kwargs['n_layers']}"
-        records.append(Record("train_step_fmnist_B100_depth2", label, seconds,
-                              {"attention_kwargs": kwargs, "batch": 100, "device": args.device}))
-        log.info("train step %s %.3g s", name, seconds)
+        for compiled in (False, True) if args.compile else (False,):
+            torch.manual_seed(0)
+            model = create_vit("qdsformer_fmnist", attention=name, attention_kwargs=kwargs,
+                               depth=2).to(args.device)
+            optim = torch.optim.Adam(model.parameters(), lr=5e-4)
+            stepped = compile_model(model, torch.device(args.device)) if compiled else model
+
+            def step(stepped=stepped, optim=optim):
+                optim.zero_grad()
+                loss = torch.nn.functional.cross_entropy(stepped(images), labels)
+                loss.backward()
+                optim.step()
+
+            extra = {"attention_kwargs": kwargs, "batch": 100, "device": args.device}
+            if compiled:  # the first step compiles; median_time's warm-up then runs compiled
+                start = time.perf_counter()
+                step()
+                extra["compile_seconds"] = time.perf_counter() - start
+            seconds = median_time(step, args.repeats, clock=args.clock)
+            impl = f"{label}_compiled" if compiled else label
+            records.append(Record("train_step_fmnist_B100_depth2", impl, seconds, extra))
+            log.info("train step %s %.3g s", impl, seconds)
     return records
 
 
@@ -385,6 +400,9 @@ def run(args: argparse.Namespace) -> int:
                  "repeats"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    if args.compile and not args.train_step:
+        raise ValueError("--compile times the training step under torch.compile; "
+                         "it needs --train-step")
     skipped = gpu_peers(args.device)[1]
     for name, why in skipped.items():
         print(f"skipped {name}: {why}")
@@ -411,10 +429,16 @@ def run(args: argparse.Namespace) -> int:
     if train:
         print(ratio_table(train, baseline="softmax"))
         base = next(r.median_s for r in train if r.impl == "softmax")
+        compiled_base = next((r.median_s for r in train if r.impl == "softmax_compiled"), None)
         for r in train:
             if r.impl in TRAIN_STEP_TARGETS:
                 print(f"train step {r.impl} / softmax = {r.median_s / base:.2f} "
                       f"(target <= {TRAIN_STEP_TARGETS[r.impl]})")
+            elif r.impl.endswith("_compiled") and compiled_base is not None:
+                eager = next(e.median_s for e in train if e.impl == r.impl[:-len("_compiled")])
+                print(f"train step {r.impl}: {r.median_s / compiled_base:.2f}x softmax_compiled, "
+                      f"{r.median_s / eager:.2f}x its eager step "
+                      f"(compiling step {r.extra['compile_seconds']:.1f} s)")
     meta = environment() | {"suite": "simulator", "subset": args.subset, "clock": args.clock,
                             "note": args.note, "fuse_max_width": FUSE_MAX_WIDTH,
                             "backward_fuse_max_width": BACKWARD_FUSE_MAX_WIDTH,
